@@ -1,0 +1,108 @@
+// Package cli implements the thumbd commands: serve, sign and version.
+// main.go only hands it the embedded defaults and the process arguments.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/thumbd/thumbd/transform"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
+var Version = ""
+
+// DevKey signs links in --dev mode only, which refuses non-loopback
+// addresses: the key is public, so links minted with it protect nothing.
+const DevKey = "thumbd-dev-key-not-secret-do-not-deploy"
+
+// Env is what a command needs from the process.
+type Env struct {
+	Defaults []byte // the embedded config.yaml
+	Stdout   io.Writer
+	Stderr   io.Writer
+}
+
+const usage = `usage:
+  thumbd serve [--config FILE] [--dev] [--listen ADDR] [--originals DIR]
+  thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339] PATH|HASH ...
+  thumbd version
+`
+
+// Run executes one command and returns the process exit code.
+func Run(ctx context.Context, env Env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, env, args[1:])
+	case "sign":
+		err = sign(env, args[1:])
+	case "version", "--version", "-v":
+		fmt.Fprintln(env.Stdout, "thumbd", version(), "libvips", transform.VipsVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(env.Stderr, "thumbd: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == pflag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(env.Stderr, "thumbd:", err)
+		return 1
+	}
+	return 0
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+// parseExpiry accepts a duration (90s, 12h, 30d) or an RFC 3339 time.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		if !t.After(now) {
+			return time.Time{}, fmt.Errorf("--expires: %s is in the past", s)
+		}
+		return t, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("--expires: %q is neither a positive duration (90s, 12h, 30d) nor an RFC 3339 time", s)
+	}
+	return now.Add(d).Truncate(time.Second), nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := time.ParseDuration(n + "h")
+		return d * 24, err
+	}
+	return time.ParseDuration(s)
+}

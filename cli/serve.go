@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/thumbd/thumbd/config"
+	"github.com/thumbd/thumbd/server"
+	"github.com/thumbd/thumbd/signing"
+	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/thumburl"
+	"github.com/thumbd/thumbd/transform"
+)
+
+// loadConfig parses flags and loads the config; --dev supplies the dev key
+// when none is configured.
+func loadConfig(env Env, fs *pflag.FlagSet, args []string) (*config.Config, bool, error) {
+	config.Flags(fs)
+	dev := fs.Bool("dev", false, "development mode: loopback only, a public dev key when none is set")
+	if err := fs.Parse(args); err != nil {
+		return nil, false, err
+	}
+	cfg, err := config.Load(env.Defaults, fs, devKeys(*dev))
+	if err != nil {
+		return nil, false, err
+	}
+	if *dev {
+		host, _, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, false, fmt.Errorf("config: listen: %v", err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, false, fmt.Errorf("--dev: listen %s is not a loopback address; the dev key is public", cfg.Listen)
+		}
+	}
+	return cfg, *dev, nil
+}
+
+func devKeys(dev bool) []string {
+	if dev {
+		return []string{DevKey}
+	}
+	return nil
+}
+
+func newLogger(w *os.File, cfg *config.Config) *slog.Logger {
+	level, _ := config.ParseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func serve(ctx context.Context, env Env, args []string) error {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	examples := fs.Int("examples", 3, "in --dev mode, print signed example URLs for this many photos")
+	cfg, dev, err := loadConfig(env, fs, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(os.Stderr, cfg)
+	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "config", cfg)
+	if dev {
+		log.Warn("development mode: links are signed with the public dev key; do not deploy")
+	}
+
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	transform.Startup(cfg.VipsConcurrency, log)
+	var missing []string
+	for name, ok := range transform.Loaders() {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		log.Warn("libvips cannot read these formats; such files answer 415", "formats", missing)
+	}
+
+	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, log)
+	if err != nil {
+		return fmt.Errorf("config: originals: %w", err)
+	}
+	defer ix.Close()
+	st, err := ix.Scan(ctx, cfg.IndexWorkers)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
+
+	signer, err := signing.New(cfg.Keys, cfg.Public)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	limit, _ := transform.NewLimit(cfg.MaxSize)
+	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels}
+	srv := server.New(ix, signer, transform.New(topts), server.Options{
+		Workers:        workers,
+		QueueLength:    cfg.QueueLength,
+		RequestTimeout: cfg.RequestTimeout,
+		MaxSize:        limit,
+		Fingerprint:    topts.Fingerprint(),
+	}, log)
+
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("config: listen: %w", err)
+	}
+	log.Info("listening", "addr", l.Addr().String())
+	if dev {
+		printExamples(env, ix, signer, "http://"+l.Addr().String(), *examples)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go reloadOnHUP(ctx, env, args, srv, log)
+	err = srv.Serve(ctx, l, cfg.ShutdownTimeout)
+	log.Info("thumbd stopped", "err", err)
+	return err
+}
+
+// reloadOnHUP re-reads the config on SIGHUP and swaps the keys in place; a
+// bad config is logged and the running one kept.
+func reloadOnHUP(ctx context.Context, env Env, args []string, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		fs.Int("examples", 0, "")
+		cfg, _, err := loadConfig(env, fs, args)
+		if err == nil {
+			var sg *signing.Signer
+			if sg, err = signing.New(cfg.Keys, cfg.Public); err == nil {
+				srv.SetSigner(sg)
+				log.Info("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public)
+				continue
+			}
+		}
+		log.Error("config reload failed; keeping the running config", "err", err)
+	}
+}
+
+func printExamples(env Env, ix *storage.Index, signer *signing.Signer, base string, n int) {
+	all := ix.All()
+	fmt.Fprintf(env.Stdout, "\nthumbd is serving %d photos from %s on %s\nExample URLs (signed with the dev key):\n", len(all), ix.Dir(), base)
+	for i, o := range all {
+		if i >= n {
+			break
+		}
+		fmt.Fprintf(env.Stdout, "  %s\n", o.Path)
+		for _, size := range []string{"tile_500", "fit_1920", "colors"} {
+			tok, _ := signer.Sign(o.Hash, size, time.Time{})
+			fmt.Fprintf(env.Stdout, "    %s%s\n", base, thumburl.Path(o.Hash, tok, size))
+		}
+	}
+	fmt.Fprintf(env.Stdout, "Mint more: go run . sign --dev --size tile_500 PATH\n\n")
+}

@@ -1,0 +1,259 @@
+// Package config loads thumbd's settings with Viper. Precedence: flags >
+// environment (THUMBD_*) > config file > the embedded config.yaml.
+// Validation names the key and the problem in one line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/thumbd/thumbd/signing"
+	"github.com/thumbd/thumbd/transform"
+)
+
+// Config is the validated settings.
+type Config struct {
+	Listen           string        `mapstructure:"listen"`
+	Originals        string        `mapstructure:"originals"`
+	Keys             []string      `mapstructure:"keys"`
+	Public           bool          `mapstructure:"public"`
+	JPEGQuality      int           `mapstructure:"jpeg_quality"`
+	JPEGQualitySmall int           `mapstructure:"jpeg_quality_small"`
+	MaxSize          string        `mapstructure:"max_size"`
+	MaxMegapixels    int           `mapstructure:"max_megapixels"`
+	MaxFileMB        int           `mapstructure:"max_file_mb"`
+	Workers          int           `mapstructure:"workers"`
+	QueueLength      int           `mapstructure:"queue_length"`
+	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
+	IndexWorkers     int           `mapstructure:"index_workers"`
+	VipsConcurrency  int           `mapstructure:"vips_concurrency"`
+	LogLevel         string        `mapstructure:"log_level"`
+	LogFormat        string        `mapstructure:"log_format"`
+	ShutdownTimeout  time.Duration `mapstructure:"shutdown_timeout"`
+
+	// File is the config file merged over the defaults, if any.
+	File string `mapstructure:"-"`
+}
+
+// LogValue keeps secrets out of logs: only the number of keys is shown.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("listen", c.Listen),
+		slog.String("originals", c.Originals),
+		slog.Int("keys", len(c.Keys)),
+		slog.Bool("public", c.Public),
+		slog.String("max_size", c.MaxSize),
+		slog.Int("workers", c.Workers),
+		slog.Int("queue_length", c.QueueLength),
+		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.String("file", c.File),
+	)
+}
+
+// Flags declares the command-line flags that override config keys. Only
+// flags the user actually set take effect.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "config file (YAML) merged over the built-in defaults")
+	fs.String("listen", "", "address to serve on (key: listen)")
+	fs.String("originals", "", "originals folder, opened read-only (key: originals)")
+	fs.StringSlice("keys", nil, "signing keys, comma-separated; first signs (key: keys)")
+	fs.Bool("public", false, "also accept the token 'public' (key: public)")
+	fs.String("log-level", "", "debug, info, warn or error (key: log_level)")
+}
+
+var flagKeys = map[string]string{
+	"listen": "listen", "originals": "originals", "keys": "keys",
+	"public": "public", "log-level": "log_level",
+}
+
+// Load builds the config from the embedded defaults, the --config file (or
+// THUMBD_CONFIG), the environment and the flags, then validates it.
+// fallbackKeys are used when no source sets any key (development mode).
+func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(defaults)); err != nil {
+		return nil, fmt.Errorf("built-in config.yaml: %w", err)
+	}
+	known := map[string]bool{}
+	for _, k := range v.AllKeys() {
+		known[k] = true
+	}
+
+	file := os.Getenv("THUMBD_CONFIG")
+	if fs != nil {
+		if f, _ := fs.GetString("config"); f != "" {
+			file = f
+		}
+	}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		fv := viper.New()
+		fv.SetConfigType("yaml")
+		if err := fv.ReadConfig(bytes.NewReader(raw)); err != nil {
+			return nil, fmt.Errorf("config %s: not valid YAML: %w", file, err)
+		}
+		var unknown []string
+		for _, k := range fv.AllKeys() {
+			if !known[k] {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return nil, fmt.Errorf("config %s: unknown key %q", file, unknown[0])
+		}
+		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+
+	v.SetEnvPrefix("THUMBD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	if fs != nil {
+		for flag, key := range flagKeys {
+			if f := fs.Lookup(flag); f != nil && f.Changed {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+
+	c := &Config{File: file}
+	if err := v.Unmarshal(c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	// THUMBD_KEYS="a,b" arrives as one string; split it on commas.
+	c.Keys = splitKeys(v.Get("keys"))
+	if len(c.Keys) == 0 {
+		c.Keys = fallbackKeys
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func splitKeys(raw any) []string {
+	var parts []string
+	switch x := raw.(type) {
+	case string:
+		parts = strings.Split(x, ",")
+	case []string:
+		for _, s := range x {
+			parts = append(parts, strings.Split(s, ",")...)
+		}
+	case []any:
+		for _, s := range x {
+			parts = append(parts, strings.Split(fmt.Sprint(s), ",")...)
+		}
+	}
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate checks every key and reports the first problem, naming the key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...))
+	}
+	if c.Listen == "" {
+		return bad("listen", "empty; want host:port such as 127.0.0.1:8080")
+	}
+	if c.Originals == "" {
+		return bad("originals", "empty; want the folder holding the photos")
+	}
+	if fi, err := os.Stat(c.Originals); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return bad("originals", "folder %q does not exist", c.Originals)
+		}
+		return bad("originals", "%v", err)
+	} else if !fi.IsDir() {
+		return bad("originals", "%q is not a folder", c.Originals)
+	}
+	if len(c.Keys) == 0 && !c.Public {
+		return bad("keys", "empty; set at least one key of %d+ bytes (THUMBD_KEYS, or `openssl rand -base64 32`), or public: true", signing.MinKeyLen)
+	}
+	for i, k := range c.Keys {
+		if len(k) < signing.MinKeyLen {
+			return bad("keys", "key #%d is %d bytes; need at least %d", i+1, len(k), signing.MinKeyLen)
+		}
+	}
+	for _, q := range []struct {
+		key string
+		v   int
+	}{{"jpeg_quality", c.JPEGQuality}, {"jpeg_quality_small", c.JPEGQualitySmall}} {
+		if q.v < 1 || q.v > 100 {
+			return bad(q.key, "%d is outside 1..100", q.v)
+		}
+	}
+	if _, err := transform.NewLimit(c.MaxSize); err != nil {
+		return bad("max_size", "%v", err)
+	}
+	if c.MaxMegapixels < 0 {
+		return bad("max_megapixels", "%d is negative", c.MaxMegapixels)
+	}
+	if c.MaxFileMB < 0 {
+		return bad("max_file_mb", "%d is negative", c.MaxFileMB)
+	}
+	if c.Workers < 0 {
+		return bad("workers", "%d is negative (0 means one per CPU)", c.Workers)
+	}
+	if c.QueueLength < 0 {
+		return bad("queue_length", "%d is negative", c.QueueLength)
+	}
+	if c.RequestTimeout <= 0 {
+		return bad("request_timeout", "%v; want a positive duration such as 30s", c.RequestTimeout)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown_timeout", "%v; want a positive duration such as 20s", c.ShutdownTimeout)
+	}
+	if c.IndexWorkers < 0 {
+		return bad("index_workers", "%d is negative (0 means one per CPU)", c.IndexWorkers)
+	}
+	if c.VipsConcurrency < 1 {
+		return bad("vips_concurrency", "%d; want 1 or more", c.VipsConcurrency)
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return bad("log_level", "%v", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return bad("log_format", "%q; want json or text", c.LogFormat)
+	}
+	return nil
+}
+
+// ParseLevel maps a log_level value to a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q; want debug, info, warn or error", s)
+}

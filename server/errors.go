@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/thumbd/thumbd/signing"
+	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/thumburl"
+	"github.com/thumbd/thumbd/transform"
+)
+
+// errOverloaded: every worker is busy and the wait queue is full.
+var errOverloaded = errors.New("overloaded")
+
+// failure is the one place errors become statuses. Bodies are short, fixed
+// texts: never a path, a library message or a stack trace.
+func failure(err error) (status int, body string) {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.Code, http.StatusText(he.Code)
+	case errors.Is(err, thumburl.ErrMalformed):
+		return http.StatusBadRequest, "malformed URL"
+	case errors.Is(err, transform.ErrUnknownSize):
+		return http.StatusBadRequest, "unknown size"
+	case errors.Is(err, signing.ErrExpired):
+		return http.StatusForbidden, "link expired"
+	case errors.Is(err, signing.ErrBadToken):
+		return http.StatusForbidden, "invalid token"
+	case errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, transform.ErrUnsupported):
+		return http.StatusUnsupportedMediaType, "unsupported or damaged image"
+	case errors.Is(err, transform.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):
+		return http.StatusUnprocessableEntity, "image too large"
+	case errors.Is(err, errOverloaded), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "busy, retry later"
+	case errors.Is(err, context.Canceled):
+		// The client left; nobody reads this.
+		return 499, "client closed request"
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// errorCacheControl keeps errors out of caches for long: a CDN may hold a
+// 4xx for a minute (a new photo appears once indexed), never a 5xx.
+func errorCacheControl(status int) string {
+	if status >= 500 {
+		return "no-store"
+	}
+	return "public, max-age=60"
+}
+
+// handleError is Echo's error handler: plain text, statuses from failure.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := failure(err)
+	if status >= 500 && status != http.StatusServiceUnavailable && status != 499 {
+		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "id", requestID(c))
+	} else if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		s.log.DebugContext(c.Request().Context(), "request refused", "status", status, "err", err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", errorCacheControl(status))
+	h.Del("ETag")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	c.Set(errKey, err)
+	_ = c.String(status, body+"\n")
+}

@@ -1,0 +1,318 @@
+// Package server is the HTTP face of thumbd: Echo routes, the thumbnail
+// handler, caching headers and the middleware around them. It never
+// imports libvips; it drives the storage index and the transformer.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/thumbd/thumbd/signing"
+	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/thumburl"
+	"github.com/thumbd/thumbd/transform"
+)
+
+// Transformer makes variants; the seam lets tests count libvips jobs.
+type Transformer interface {
+	Transform(ctx context.Context, src []byte, s transform.Size, f transform.Format) (*transform.Image, error)
+}
+
+// Options are the server's settings.
+type Options struct {
+	Workers        int
+	QueueLength    int
+	RequestTimeout time.Duration
+	MaxSize        transform.Limit
+	// Fingerprint identifies the transform settings in ETags.
+	Fingerprint string
+}
+
+// Server serves /t/:hash/:token/:size.
+type Server struct {
+	echo    *echo.Echo
+	index   *storage.Index
+	signer  atomic.Pointer[signing.Signer]
+	tr      Transformer
+	opts    Options
+	log     *slog.Logger
+	limit   *limiter
+	flight  singleflight.Group
+	now     func() time.Time
+	Started atomic.Int64 // libvips jobs started; tests read it
+}
+
+// Context keys stored on echo.Context for the access log.
+const (
+	errKey   = "thumbd.err"
+	cacheKey = "thumbd.cache"
+	idKey    = "thumbd.id"
+)
+
+// New builds the Echo app.
+func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options, log *slog.Logger) *Server {
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	s := &Server{index: ix, tr: tr, opts: opts, log: log, limit: newLimiter(opts.Workers, opts.QueueLength), now: time.Now}
+	s.signer.Store(signer)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.recoverer, s.accessLog, s.headers, s.deadline)
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/t/:hash/:token/:size", s.thumb)
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.String(http.StatusOK, "ok\n")
+	})
+	// Other methods on a known path get Echo's 405 with an Allow header.
+	s.echo = e
+	return s
+}
+
+// SetSigner swaps the keys (config reload) without a restart.
+func (s *Server) SetSigner(sg *signing.Signer) { s.signer.Store(sg) }
+
+// Handler exposes the app for tests and custom listeners.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves on l until ctx ends, then drains in-flight requests for up to
+// grace.
+func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// thumb is the request, top to bottom: parse, verify, look up, 304?,
+// transform (collapsed, bounded), respond.
+func (s *Server) thumb(c echo.Context) error {
+	ctx := c.Request().Context()
+	req, err := thumburl.Parse(c.Param("hash"), c.Param("token"), c.Param("size"))
+	if err != nil {
+		return err
+	}
+	expires, err := s.signer.Load().Verify(req.Hash, req.Size.Name, req.Token, s.now())
+	if err != nil {
+		return err
+	}
+	orig, err := s.index.Lookup(ctx, req.Hash)
+	if err != nil {
+		return err
+	}
+	size := s.opts.MaxSize.Clamp(req.Size)
+	etag := s.etag(req.Hash, size, req.Format)
+
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", s.cacheControl(expires))
+	if !expires.IsZero() {
+		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
+	}
+	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		c.Set(cacheKey, "revalidated")
+		return c.NoContent(http.StatusNotModified)
+	}
+
+	img, err := s.render(ctx, etag, orig, size, req.Format)
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Type", img.Format.ContentType())
+	h.Set("Content-Length", strconv.Itoa(len(img.Bytes)))
+	c.Response().WriteHeader(http.StatusOK)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	_, err = c.Response().Write(img.Bytes)
+	return err
+}
+
+// render runs one libvips job per variant however many requests want it at
+// once; the others wait for its bytes (or their own deadline).
+func (s *Server) render(ctx context.Context, key string, orig storage.Original, size transform.Size, f transform.Format) (*transform.Image, error) {
+	ch := s.flight.DoChan(key, func() (any, error) {
+		// Detached from any one caller so a client hanging up does not fail
+		// the others; bounded by the request timeout all the same.
+		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+		defer cancel()
+		release, err := s.limit.acquire(jctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		src, err := s.index.Read(jctx, orig)
+		if err != nil {
+			return nil, err
+		}
+		s.Started.Add(1)
+		return s.tr.Transform(jctx, src, size, f)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*transform.Image), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// etag names the bytes: same original, variant and settings give the same
+// tag on every replica and after restarts.
+func (s *Server) etag(hash string, size transform.Size, f transform.Format) string {
+	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + s.opts.Fingerprint))
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// cacheControl: the URL names the content, so it is immutable; an expiring
+// link may be cached only until it expires.
+func (s *Server) cacheControl(expires time.Time) string {
+	if expires.IsZero() {
+		return "public, max-age=31536000, immutable"
+	}
+	left := int(expires.Sub(s.now()).Seconds())
+	if left < 0 {
+		left = 0
+	}
+	return "public, max-age=" + strconv.Itoa(left)
+}
+
+// etagMatches implements If-None-Match's weak comparison over a list.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// headers sets what every response carries: no sniffing, nothing active
+// may run from our responses, and images may be embedded from any origin.
+func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
+// deadline bounds every request, waiting for a worker included.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.opts.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+// recoverer turns a panic into a 500 and a log line with the stack; the
+// client sees only "internal error".
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic", "panic", fmt.Sprint(r), "id", requestID(c))
+				err = errors.New("panic")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// accessLog writes one line per request. The token is never logged.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := c.Request().Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 || strings.ContainsAny(id, "\r\n\"") {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(idKey, id)
+		c.Response().Header().Set("X-Request-Id", id)
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		attrs := []any{
+			"id", id,
+			"method", c.Request().Method,
+			"path", redact(c.Request().URL.Path),
+			"status", res.Status,
+			"bytes", res.Size,
+			"ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		if v, ok := c.Get(cacheKey).(string); ok {
+			attrs = append(attrs, "cache", v)
+		}
+		s.log.Info("request", attrs...)
+		return nil
+	}
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(idKey).(string)
+	return id
+}
+
+// redact replaces the token segment of /t/<hash>/<token>/<size>.
+func redact(p string) string {
+	parts := strings.SplitN(p, "/", 5)
+	if len(parts) == 5 && parts[1] == "t" {
+		parts[3] = "…"
+		return strings.Join(parts, "/")
+	}
+	if len(p) > 200 {
+		return p[:200] + "…"
+	}
+	return p
+}

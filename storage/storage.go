@@ -1,0 +1,324 @@
+// Package storage is the originals index: it walks the originals folder,
+// hashes each image file (SHA1 of its bytes) and maps hash -> file in
+// memory. All access goes through an os.Root, so nothing outside the folder
+// is ever opened (symlinks that escape it fail), and files are only ever
+// opened read-only.
+package storage
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors callers map to statuses.
+var (
+	ErrNotFound = errors.New("no original with that hash")
+	ErrTooLarge = errors.New("original file too large")
+)
+
+// Original is one indexed file.
+type Original struct {
+	Hash    string
+	Path    string // slash-separated, relative to the originals folder
+	Size    int64
+	ModTime time.Time
+}
+
+// Stats summarises a scan.
+type Stats struct {
+	Files    int
+	Bytes    int64
+	Skipped  int
+	Duration time.Duration
+}
+
+// imageExts are the file types indexed; everything else is ignored.
+var imageExts = map[string]bool{
+	".jpg": true, ".jpeg": true, ".jpe": true, ".png": true, ".webp": true, ".gif": true,
+	".tif": true, ".tiff": true, ".heic": true, ".heif": true, ".avif": true,
+}
+
+// IsImageName reports whether a file name has an indexed extension.
+func IsImageName(name string) bool {
+	return imageExts[strings.ToLower(filepath.Ext(name))]
+}
+
+// Index maps hashes to originals.
+type Index struct {
+	dir         string
+	root        *os.Root
+	log         *slog.Logger
+	maxFileSize int64
+
+	mu     sync.RWMutex
+	byHash map[string]Original
+}
+
+// Open prepares an index over dir; call Scan to fill it.
+func Open(dir string, maxFileSize int64, log *slog.Logger) (*Index, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{dir: abs, root: root, log: log, maxFileSize: maxFileSize, byHash: map[string]Original{}}, nil
+}
+
+// Close releases the folder handle.
+func (ix *Index) Close() error { return ix.root.Close() }
+
+// Dir is the absolute originals folder.
+func (ix *Index) Dir() string { return ix.dir }
+
+// Len is the number of indexed originals.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byHash)
+}
+
+// All returns the originals sorted by path.
+func (ix *Index) All() []Original {
+	ix.mu.RLock()
+	out := make([]Original, 0, len(ix.byHash))
+	for _, o := range ix.byHash {
+		out = append(out, o)
+	}
+	ix.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Scan walks the folder and hashes every image file with workers goroutines
+// (0 = CPU count), replacing the index when done.
+func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
+	start := time.Now()
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var paths []string
+	err := fs.WalkDir(ix.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			ix.log.Warn("index: cannot read", "path", p, "err", errors.Unwrap(err))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if p != "." && strings.HasPrefix(name, ".") {
+			// Hidden files and folders (.git, .thumbs, ._AppleDouble) are not photos.
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !IsImageName(name) {
+			return nil
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("walk %s: %w", ix.dir, err)
+	}
+
+	type result struct {
+		o   Original
+		err error
+	}
+	jobs := make(chan string)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				o, err := ix.hashFile(p)
+				results <- result{o, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, p := range paths {
+			select {
+			case jobs <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	byHash := make(map[string]Original, len(paths))
+	var st Stats
+	var done atomic.Int64
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				goto finished
+			}
+			done.Add(1)
+			if r.err != nil {
+				st.Skipped++
+				ix.log.Warn("index: skipped", "err", r.err)
+				continue
+			}
+			if prev, dup := byHash[r.o.Hash]; dup {
+				// Same bytes at two paths: keep the first by path so every
+				// replica serves the same file.
+				if prev.Path < r.o.Path {
+					continue
+				}
+			} else {
+				st.Files++
+				st.Bytes += r.o.Size
+			}
+			byHash[r.o.Hash] = r.o
+		case <-tick.C:
+			ix.log.Info("index: progress", "hashed", done.Load(), "of", len(paths))
+		}
+	}
+finished:
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	ix.mu.Lock()
+	ix.byHash = byHash
+	ix.mu.Unlock()
+	st.Duration = time.Since(start)
+	return st, nil
+}
+
+// hashFile opens p through the root (so escaping symlinks fail) and hashes it.
+func (ix *Index) hashFile(p string) (Original, error) {
+	f, err := ix.root.Open(p)
+	if err != nil {
+		return Original{}, fmt.Errorf("%s: %w", p, errors.Unwrap(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Original{}, fmt.Errorf("%s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Original{}, fmt.Errorf("%s: not a regular file", p)
+	}
+	h := sha1.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Original{}, fmt.Errorf("%s: %w", p, err)
+	}
+	return Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime()}, nil
+}
+
+// Lookup finds the original for a hash.
+func (ix *Index) Lookup(ctx context.Context, hash string) (Original, error) {
+	ix.mu.RLock()
+	o, ok := ix.byHash[hash]
+	ix.mu.RUnlock()
+	if !ok {
+		return Original{}, ErrNotFound
+	}
+	return o, nil
+}
+
+// Read returns the bytes of o. If the file changed since it was indexed
+// (size or mtime differ) the bytes are re-hashed, so a replaced file is
+// never served under the old hash.
+func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := ix.root.Open(o.Path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ix.forget(o)
+			return nil, fmt.Errorf("%w: file gone", ErrNotFound)
+		}
+		return nil, fmt.Errorf("open original: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat original: %w", err)
+	}
+	if ix.maxFileSize > 0 && fi.Size() > ix.maxFileSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, fi.Size())
+	}
+	buf := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("read original: %w", err)
+	}
+	if fi.Size() == o.Size && fi.ModTime().Equal(o.ModTime) {
+		return buf, nil
+	}
+	sum := sha1.Sum(buf)
+	if hex.EncodeToString(sum[:]) != o.Hash {
+		ix.forget(o)
+		return nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
+	}
+	ix.mu.Lock()
+	o.ModTime, o.Size = fi.ModTime(), fi.Size()
+	ix.byHash[o.Hash] = o
+	ix.mu.Unlock()
+	return buf, nil
+}
+
+func (ix *Index) forget(o Original) {
+	ix.mu.Lock()
+	if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
+		delete(ix.byHash, o.Hash)
+	}
+	ix.mu.Unlock()
+	ix.log.Warn("index: original changed or removed; dropped", "hash", o.Hash, "path", o.Path)
+}
+
+// HashPath hashes one file inside dir (absolute, or relative to dir) without
+// scanning the folder; the sign command uses it.
+func HashPath(dir, p string) (string, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rel := p
+	if filepath.IsAbs(p) {
+		rel, err = filepath.Rel(absDir, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("%s is not inside the originals folder %s", p, absDir)
+		}
+	}
+	ix, err := Open(absDir, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	defer ix.Close()
+	o, err := ix.hashFile(filepath.ToSlash(rel))
+	if err != nil {
+		return "", err
+	}
+	return o.Hash, nil
+}

@@ -1,0 +1,81 @@
+// Package thumburl is the URL grammar: /t/<sha1>/<token>/<size>[.ext].
+// It parses untrusted path segments and builds paths for the sign command;
+// it knows nothing about keys or files.
+package thumburl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/thumbd/thumbd/transform"
+)
+
+// ErrMalformed marks a path that cannot name a variant (400).
+var ErrMalformed = errors.New("malformed request")
+
+// Request is a parsed thumbnail URL.
+type Request struct {
+	Hash  string         // 40 lowercase hex digits
+	Token string         // unverified
+	Size  transform.Size // the size the token covers (before clamping)
+	// Format is the output encoding; Explicit says the URL named it.
+	Format   transform.Format
+	Explicit bool
+}
+
+// IsHash reports whether s is a lowercase 40-hex SHA1.
+func IsHash(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var extFormats = map[string]transform.Format{
+	"jpg":  transform.JPEG,
+	"jpeg": transform.JPEG,
+	"png":  transform.PNG,
+	"webp": transform.WebP,
+	"avif": transform.AVIF,
+}
+
+// Parse validates the three path segments. It checks shape only; the token
+// is verified by the caller.
+func Parse(hash, token, size string) (Request, error) {
+	if !IsHash(hash) {
+		return Request{}, fmt.Errorf("%w: hash must be 40 lowercase hex digits", ErrMalformed)
+	}
+	if token == "" || len(token) > 64 {
+		return Request{}, fmt.Errorf("%w: token", ErrMalformed)
+	}
+	r := Request{Hash: hash, Token: token, Format: transform.JPEG}
+	name := size
+	if base, ext, ok := strings.Cut(size, "."); ok {
+		f, known := extFormats[ext]
+		if !known {
+			return Request{}, fmt.Errorf("%w: extension %.10q", transform.ErrUnknownSize, ext)
+		}
+		name, r.Format, r.Explicit = base, f, true
+	}
+	s, err := transform.ParseSize(name)
+	if err != nil {
+		return Request{}, err
+	}
+	r.Size = s
+	if s.Mode == transform.Colors && !r.Explicit {
+		r.Format = transform.PNG
+	}
+	return r, nil
+}
+
+// Path builds /t/<hash>/<token>/<size>.
+func Path(hash, token, size string) string {
+	return "/t/" + hash + "/" + token + "/" + size
+}

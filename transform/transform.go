@@ -1,0 +1,315 @@
+// Package transform turns an original's bytes into a named variant with
+// libvips: shrink-on-load thumbnail, crop or fit, auto-orient, sRGB, strip
+// metadata, encode. It never sees paths or HTTP.
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// Errors callers map to statuses.
+var (
+	// ErrUnsupported: the bytes are not an image this libvips can decode
+	// completely (unknown format, missing loader, truncated or corrupt data).
+	ErrUnsupported = errors.New("unsupported or undecodable image")
+	// ErrTooLarge: the header declares more pixels than allowed.
+	ErrTooLarge = errors.New("image too large")
+)
+
+// Format is an output encoding.
+type Format int
+
+const (
+	JPEG Format = iota
+	PNG
+	WebP
+	AVIF
+)
+
+// ContentType is the MIME type of the encoding.
+func (f Format) ContentType() string {
+	switch f {
+	case PNG:
+		return "image/png"
+	case WebP:
+		return "image/webp"
+	case AVIF:
+		return "image/avif"
+	}
+	return "image/jpeg"
+}
+
+// Ext is the canonical file extension, without a dot.
+func (f Format) Ext() string {
+	switch f {
+	case PNG:
+		return "png"
+	case WebP:
+		return "webp"
+	case AVIF:
+		return "avif"
+	}
+	return "jpg"
+}
+
+// Options are the encoding and safety settings; they are part of every
+// variant's identity (see Options.Fingerprint).
+type Options struct {
+	JPEGQuality      int // above SmallEdge px
+	JPEGQualitySmall int // at or below SmallEdge px
+	MaxMegapixels    int // header check before decoding; 0 = no limit
+}
+
+// SmallEdge is the longest edge at or below which the small-output quality
+// applies and JPEGs are baseline (progressive costs bytes on tiny images).
+const SmallEdge = 150
+
+// PipelineVersion changes whenever the pipeline's output for the same input
+// and options changes, so ETags change with it.
+const PipelineVersion = "1"
+
+// Fingerprint identifies the options in ETags.
+func (o Options) Fingerprint() string {
+	return fmt.Sprintf("p%s-q%d-s%d", PipelineVersion, o.JPEGQuality, o.JPEGQualitySmall)
+}
+
+// Image is an encoded variant.
+type Image struct {
+	Bytes  []byte
+	Width  int
+	Height int
+	Format Format
+}
+
+// Transformer runs the libvips pipeline.
+type Transformer struct {
+	opts Options
+}
+
+var startOnce sync.Once
+
+// Startup initialises libvips once per process. Concurrency is libvips'
+// threads per image; the operation cache is off because every request
+// makes a different image and the cache only grows RSS (govips#318).
+func Startup(concurrency int, logger *slog.Logger) {
+	startOnce.Do(func() {
+		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
+			// Only warnings and worse; libvips' info chatter is noise.
+			if level <= vips.LogLevelWarning {
+				logger.Warn("libvips", "domain", domain, "msg", firstLine(msg))
+			}
+		}, vips.LogLevelWarning)
+		vips.Startup(&vips.Config{
+			ConcurrencyLevel: concurrency,
+			MaxCacheFiles:    0,
+			MaxCacheMem:      0,
+			MaxCacheSize:     0,
+		})
+	})
+}
+
+// New returns a Transformer; call Startup first.
+func New(opts Options) *Transformer {
+	return &Transformer{opts: opts}
+}
+
+// Loaders reports which input formats this libvips can decode, for the
+// start-up log.
+func Loaders() map[string]bool {
+	out := map[string]bool{}
+	for t, name := range vips.ImageTypes {
+		switch t {
+		case vips.ImageTypeJPEG, vips.ImageTypePNG, vips.ImageTypeWEBP, vips.ImageTypeGIF,
+			vips.ImageTypeTIFF, vips.ImageTypeHEIF, vips.ImageTypeAVIF:
+			out[name] = vips.IsTypeSupported(t)
+		}
+	}
+	return out
+}
+
+// Transform makes variant s of the original in src, encoded as f.
+func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Format) (*Image, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	typ := vips.DetermineImageType(src)
+	switch typ {
+	case vips.ImageTypeJPEG, vips.ImageTypePNG, vips.ImageTypeWEBP, vips.ImageTypeGIF,
+		vips.ImageTypeTIFF, vips.ImageTypeHEIF, vips.ImageTypeAVIF:
+	default:
+		// SVG, PDF and friends can carry scripts or fetch URLs; not served.
+		return nil, fmt.Errorf("%w: format %s", ErrUnsupported, vips.ImageTypes[typ])
+	}
+	if !vips.IsTypeSupported(typ) {
+		return nil, fmt.Errorf("%w: no %s loader in this libvips", ErrUnsupported, vips.ImageTypes[typ])
+	}
+
+	img, err := t.thumbnail(src, typ, s)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := toSRGB(img); err != nil {
+		return nil, fmt.Errorf("colour: %w", err)
+	}
+	return t.encode(img, s, f)
+}
+
+// importParams fail on any decoder warning: a truncated JPEG is refused
+// (415) instead of served with a grey band.
+func importParams() *vips.ImportParams {
+	p := vips.NewImportParams()
+	p.FailOnError.Set(true)
+	return p
+}
+
+func (t *Transformer) thumbnail(src []byte, typ vips.ImageType, s Size) (*vips.ImageRef, error) {
+	// Header only: libvips loads lazily, so this costs no pixel decoding.
+	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	w, h, pages := hdr.Width(), hdr.Height(), hdr.Pages()
+	if pages < 1 {
+		pages = 1
+	}
+	if max := t.opts.MaxMegapixels; max > 0 && int64(w)*int64(h) > int64(max)*1_000_000 {
+		hdr.Close()
+		return nil, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, w, h, max)
+	}
+
+	crop, sizing := vips.InterestingNone, vips.SizeDown
+	switch s.Mode {
+	case Tile:
+		crop, sizing = vips.InterestingCentre, vips.SizeBoth
+	case Left:
+		crop, sizing = vips.InterestingLow, vips.SizeBoth
+	case Right:
+		crop, sizing = vips.InterestingHigh, vips.SizeBoth
+	case Colors:
+		sizing = vips.SizeForce
+	}
+
+	if typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF {
+		// libheif hands over pixels already upright; drop the orientation tag
+		// so the thumbnail does not rotate them a second time. HEIF has no
+		// shrink-on-load in the JPEG sense, so thumbnailing the loaded image
+		// costs nothing extra.
+		if err := hdr.RemoveOrientation(); err != nil {
+			hdr.Close()
+			return nil, fmt.Errorf("heif orientation: %w", err)
+		}
+		if err := hdr.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
+			hdr.Close()
+			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+		}
+		return hdr, nil
+	}
+	hdr.Close()
+
+	// Shrink-on-load from the buffer: a 24 MP JPEG is decoded at 1/8 for a tile.
+	img, err := vips.LoadThumbnailFromBuffer(src, s.Width, s.Height, crop, sizing, importParams())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	return img, nil
+}
+
+// toSRGB applies an embedded ICC profile and leaves 8-bit sRGB, or 8-bit
+// grey for grey originals. vips_thumbnail already imports CMYK through its
+// profile but leaves RGB profiles (Adobe RGB, Display P3) alone, so the
+// profile is applied here only when it still describes the pixels.
+func toSRGB(img *vips.ImageRef) error {
+	interp := img.Interpretation()
+	if img.HasICCProfile() {
+		space := iccSpace(img.GetICCProfile())
+		rgb := interp == vips.InterpretationSRGB || interp == vips.InterpretationRGB16 || interp == vips.InterpretationRGB
+		if (space == "RGB " && rgb) || (space == "CMYK" && interp == vips.InterpretationCMYK) {
+			if err := img.TransformICCProfile(vips.SRGBIEC6196621ICCProfilePath); err != nil {
+				return err
+			}
+			interp = img.Interpretation()
+		}
+	}
+	switch interp {
+	case vips.InterpretationSRGB:
+		if img.BandFormat() == vips.BandFormatUchar {
+			return nil
+		}
+	case vips.InterpretationBW, vips.InterpretationGrey16:
+		return img.ToColorSpace(vips.InterpretationBW)
+	}
+	return img.ToColorSpace(vips.InterpretationSRGB)
+}
+
+// iccSpace reads the data colour space signature from an ICC header.
+func iccSpace(profile []byte) string {
+	if len(profile) < 20 {
+		return ""
+	}
+	return string(profile[16:20])
+}
+
+func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, error) {
+	if s.Mode == Colors {
+		f = PNG
+	}
+	if f == JPEG && img.HasAlpha() {
+		if err := img.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
+			return nil, fmt.Errorf("flatten: %w", err)
+		}
+	}
+	small := img.Width() <= SmallEdge && img.Height() <= SmallEdge
+	var (
+		buf []byte
+		err error
+	)
+	switch f {
+	case PNG:
+		buf, _, err = img.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 6})
+	case WebP:
+		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: t.opts.JPEGQuality, ReductionEffort: 4})
+	case AVIF:
+		buf, _, err = img.ExportAvif(&vips.AvifExportParams{StripMetadata: true, Quality: t.opts.JPEGQuality - 23, Effort: 2})
+	default:
+		q := t.opts.JPEGQuality
+		if small {
+			q = t.opts.JPEGQualitySmall
+		}
+		buf, _, err = img.ExportJpeg(&vips.JpegExportParams{
+			StripMetadata:  true,
+			Quality:        q,
+			Interlace:      !small,
+			OptimizeCoding: true,
+		})
+	}
+	if err != nil {
+		// libvips decodes lazily, so a corrupt original usually fails here,
+		// while the encoder runs; that is the input's fault, hence 415.
+		return nil, fmt.Errorf("%w: encode %s: %s", ErrUnsupported, f.Ext(), firstLine(err.Error()))
+	}
+	return &Image{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: f}, nil
+}
+
+// firstLine drops govips' appended Go stack trace from libvips errors.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// VipsVersion is the linked libvips version, for logs and `thumbd version`.
+func VipsVersion() string { return vips.Version }
