@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type Env struct {
 const usage = `usage:
   thumbd serve [--config FILE] [--dev] [--listen ADDR] [--originals DIR]
   thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339] PATH|HASH ...
+  thumbd health [--url URL]
   thumbd version
 `
 
@@ -47,6 +49,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		err = serve(ctx, env, args[1:])
 	case "sign":
 		err = sign(env, args[1:])
+	case "health":
+		err = health(env, args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "thumbd", version(), "libvips", transform.VipsVersion())
 		return 0
@@ -105,4 +109,24 @@ func parseDuration(s string) (time.Duration, error) {
 		return d * 24, err
 	}
 	return time.ParseDuration(s)
+}
+
+// health is the container HEALTHCHECK: slim images carry no curl.
+func health(env Env, args []string) error {
+	fs := pflag.NewFlagSet("health", pflag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	u := fs.String("url", "http://127.0.0.1:8080/healthz", "health endpoint")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(*u)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s answered %d", *u, resp.StatusCode)
+	}
+	return nil
 }

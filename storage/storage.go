@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -215,17 +216,14 @@ finished:
 
 // hashFile opens p through the root (so escaping symlinks fail) and hashes it.
 func (ix *Index) hashFile(p string) (Original, error) {
-	f, err := ix.root.Open(p)
+	f, err := ix.openRegular(p)
 	if err != nil {
-		return Original{}, fmt.Errorf("%s: %w", p, errors.Unwrap(err))
+		return Original{}, fmt.Errorf("%s: %w", p, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		return Original{}, fmt.Errorf("%s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Original{}, fmt.Errorf("%s: not a regular file", p)
 	}
 	h := sha1.New()
 	n, err := io.Copy(h, f)
@@ -253,7 +251,7 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := ix.root.Open(o.Path)
+	f, err := ix.openRegular(o.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			ix.forget(o)
@@ -287,6 +285,28 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	ix.mu.Unlock()
 	return buf, nil
 }
+
+// openRegular opens p read-only through the root. O_NONBLOCK keeps a FIFO
+// planted in the folder from hanging the open; anything but a regular file
+// is refused.
+func (ix *Index) openRegular(p string) (*os.File, error) {
+	f, err := ix.root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errNotRegular
+	}
+	return f, nil
+}
+
+var errNotRegular = errors.New("not a regular file")
 
 func (ix *Index) forget(o Original) {
 	ix.mu.Lock()

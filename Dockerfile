@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Build with libvips-dev, run on slim Debian with only the runtime libraries.
+FROM golang:1.26-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libvips-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X github.com/thumbd/thumbd/cli.Version=${VERSION}" -o /out/thumbd .
+
+FROM debian:bookworm-slim
+# libvips42 pulls its loaders (libjpeg, libpng, libwebp, libtiff, libheif, libgif).
+# jemalloc keeps libvips' many small allocations from fragmenting glibc's
+# arenas, which is where image servers' RSS creeps (imgproxy#116, govips#318).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libvips42 libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/*
+ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
+    THUMBD_LISTEN=0.0.0.0:8080 \
+    THUMBD_ORIGINALS=/photos \
+    THUMBD_LOG_FORMAT=json
+COPY --from=build /out/thumbd /usr/local/bin/thumbd
+# Nothing is written at run time: the root filesystem may be read-only and
+# the originals are mounted read-only (docker run -v /photos:/photos:ro).
+USER 65532:65532
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
+  CMD ["thumbd", "health", "--url", "http://127.0.0.1:8080/healthz"]
+ENTRYPOINT ["thumbd"]
+CMD ["serve"]

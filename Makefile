@@ -1,0 +1,38 @@
+# thumbd — the two commands a newcomer needs:
+#   make run    install what is missing, build, serve the sample photos
+#   make test   install what is missing, build, run every test
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+BENCHTIME ?= 3s
+FUZZTIME ?= 20s
+
+.PHONY: run test deps build vet bench fuzz clean
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	$(GO) build -trimpath -o thumbd .
+
+run: build
+	./thumbd serve --dev --log-format text
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+bench: build
+	bash scripts/bench.sh
+
+fuzz: deps
+	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./signing -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
+
+clean:
+	rm -f thumbd
