@@ -16,7 +16,7 @@ build: deps
 	$(GO) build -trimpath -o thumbd .
 
 run: build
-	./thumbd serve --dev --log-format text
+	THUMBD_LOG_FORMAT=text ./thumbd serve --dev
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/config"
 	"github.com/thumbd/thumbd/server"
 	"github.com/thumbd/thumbd/signing"
@@ -105,6 +106,15 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	caches := server.Caches{Memory: cache.NewMemory(int64(cfg.CacheMB) << 20), Derive: cfg.Derive}
+	if cfg.DiskCacheDir != "" {
+		caches.Disk = cache.OpenDisk(cfg.DiskCacheDir, int64(cfg.DiskCacheMB)<<20, log)
+	}
+	if cfg.PhotoPrismCache != "" {
+		if caches.PhotoPrism, err = cache.OpenPhotoPrism(cfg.PhotoPrismCache); err != nil {
+			return fmt.Errorf("config: photoprism_cache_dir: %w", err)
+		}
+	}
 	limit, _ := transform.NewLimit(cfg.MaxSize)
 	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels}
 	srv := server.New(ix, signer, transform.New(topts), server.Options{
@@ -113,6 +123,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		RequestTimeout: cfg.RequestTimeout,
 		MaxSize:        limit,
 		Fingerprint:    topts.Fingerprint(),
+		Caches:         caches,
 	}, log)
 
 	l, err := net.Listen("tcp", cfg.Listen)

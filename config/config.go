@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +40,11 @@ type Config struct {
 	LogLevel         string        `mapstructure:"log_level"`
 	LogFormat        string        `mapstructure:"log_format"`
 	ShutdownTimeout  time.Duration `mapstructure:"shutdown_timeout"`
+	CacheMB          int           `mapstructure:"cache_mb"`
+	DiskCacheDir     string        `mapstructure:"disk_cache_dir"`
+	DiskCacheMB      int           `mapstructure:"disk_cache_mb"`
+	PhotoPrismCache  string        `mapstructure:"photoprism_cache_dir"`
+	Derive           bool          `mapstructure:"derive"`
 
 	// File is the config file merged over the defaults, if any.
 	File string `mapstructure:"-"`
@@ -55,6 +61,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.Int("queue_length", c.QueueLength),
 		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.Int("cache_mb", c.CacheMB),
+		slog.String("disk_cache_dir", c.DiskCacheDir),
+		slog.String("photoprism_cache_dir", c.PhotoPrismCache),
+		slog.Bool("derive", c.Derive),
 		slog.String("file", c.File),
 	)
 }
@@ -228,6 +238,20 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout", "%v; want a positive duration such as 20s", c.ShutdownTimeout)
 	}
+	if c.CacheMB < 0 {
+		return bad("cache_mb", "%d is negative (0 turns the memory cache off)", c.CacheMB)
+	}
+	if c.DiskCacheDir != "" && c.DiskCacheMB <= 0 {
+		return bad("disk_cache_mb", "%d; want a positive size when disk_cache_dir is set", c.DiskCacheMB)
+	}
+	if c.DiskCacheDir != "" && c.Originals != "" && within(c.DiskCacheDir, c.Originals) {
+		return bad("disk_cache_dir", "%q is inside the originals folder, which thumbd never writes", c.DiskCacheDir)
+	}
+	if c.PhotoPrismCache != "" {
+		if fi, err := os.Stat(c.PhotoPrismCache); err != nil || !fi.IsDir() {
+			return bad("photoprism_cache_dir", "%q is not a readable folder", c.PhotoPrismCache)
+		}
+	}
 	if c.IndexWorkers < 0 {
 		return bad("index_workers", "%d is negative (0 means one per CPU)", c.IndexWorkers)
 	}
@@ -241,6 +265,17 @@ func (c *Config) Validate() error {
 		return bad("log_format", "%q; want json or text", c.LogFormat)
 	}
 	return nil
+}
+
+// within reports whether dir is root or below it.
+func within(dir, root string) bool {
+	d, err1 := filepath.Abs(dir)
+	r, err2 := filepath.Abs(root)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(r, d)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ParseLevel maps a log_level value to a slog level.

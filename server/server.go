@@ -40,6 +40,7 @@ type Options struct {
 	MaxSize        transform.Limit
 	// Fingerprint identifies the transform settings in ETags.
 	Fingerprint string
+	Caches      Caches
 }
 
 // Server serves /t/:hash/:token/:size.
@@ -117,7 +118,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 }
 
 // thumb is the request, top to bottom: parse, verify, look up, 304?,
-// transform (collapsed, bounded), respond.
+// cached variant or transform (collapsed, bounded), respond.
 func (s *Server) thumb(c echo.Context) error {
 	ctx := c.Request().Context()
 	req, err := thumburl.Parse(c.Param("hash"), c.Param("token"), c.Param("size"))
@@ -133,23 +134,31 @@ func (s *Server) thumb(c echo.Context) error {
 		return err
 	}
 	size := s.opts.MaxSize.Clamp(req.Size)
-	etag := s.etag(req.Hash, size, req.Format)
 
 	h := c.Response().Header()
-	h.Set("ETag", etag)
 	h.Set("Cache-Control", s.cacheControl(expires))
 	if !expires.IsZero() {
 		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
 	}
-	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
-		c.Set(cacheKey, "revalidated")
-		return c.NoContent(http.StatusNotModified)
+	// A variant's bytes depend on where they were made (from the original,
+	// derived from a larger variant, or PhotoPrism's rendering); each source
+	// has its own strong ETag, and a client holding any of them is current.
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" {
+		for _, src := range s.sources() {
+			if tag := s.etag(req.Hash, size, req.Format, src); etagMatches(inm, tag) {
+				h.Set("ETag", tag)
+				c.Set(cacheKey, "revalidated")
+				return c.NoContent(http.StatusNotModified)
+			}
+		}
 	}
 
-	img, err := s.render(ctx, etag, orig, size, req.Format)
+	img, outcome, err := s.variant(ctx, orig, size, req.Format)
 	if err != nil {
 		return err
 	}
+	c.Set(cacheKey, outcome)
+	h.Set("ETag", s.etag(req.Hash, size, req.Format, img.Source))
 	h.Set("Content-Type", img.Format.ContentType())
 	h.Set("Content-Length", strconv.Itoa(len(img.Bytes)))
 	c.Response().WriteHeader(http.StatusOK)
@@ -160,41 +169,10 @@ func (s *Server) thumb(c echo.Context) error {
 	return err
 }
 
-// render runs one libvips job per variant however many requests want it at
-// once; the others wait for its bytes (or their own deadline).
-func (s *Server) render(ctx context.Context, key string, orig storage.Original, size transform.Size, f transform.Format) (*transform.Image, error) {
-	ch := s.flight.DoChan(key, func() (any, error) {
-		// Detached from any one caller so a client hanging up does not fail
-		// the others; bounded by the request timeout all the same.
-		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
-		defer cancel()
-		release, err := s.limit.acquire(jctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		src, err := s.index.Read(jctx, orig)
-		if err != nil {
-			return nil, err
-		}
-		s.Started.Add(1)
-		return s.tr.Transform(jctx, src, size, f)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*transform.Image), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// etag names the bytes: same original, variant and settings give the same
-// tag on every replica and after restarts.
-func (s *Server) etag(hash string, size transform.Size, f transform.Format) string {
-	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + s.opts.Fingerprint))
+// etag names the bytes: same original, variant, settings and source give
+// the same tag on every replica and after restarts.
+func (s *Server) etag(hash string, size transform.Size, f transform.Format, source string) string {
+	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + s.opts.Fingerprint + "\x00" + source))
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 

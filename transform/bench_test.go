@@ -14,13 +14,21 @@ import (
 // alternating the two in one loop so machine noise hits both alike, and
 // reports the ratio. Run: go test ./transform -run '^$' -bench VsThumbnail
 func BenchmarkVsThumbnail(b *testing.B) {
-	src, err := os.ReadFile("../testdata/photos/seeding_by_Clements_Engelhardt.jpg")
-	if err != nil {
-		b.Fatal(err)
-	}
 	tr := New(Options{JPEGQuality: 83, JPEGQualitySmall: 78, MaxMegapixels: 100})
-	for _, name := range []string{"tile_224", "tile_500", "fit_1920"} {
-		s, _ := ParseSize(name)
+	for _, bc := range []struct{ file, size string }{
+		// A baseline 12 MP camera JPEG (iPhone) and a progressive 16 MP one.
+		{"test_exif_full.jpg", "tile_224"},
+		{"test_exif_full.jpg", "tile_500"},
+		{"test_exif_full.jpg", "fit_1920"},
+		{"seeding_by_Clements_Engelhardt.jpg", "tile_500"},
+		{"seeding_by_Clements_Engelhardt.jpg", "fit_1920"},
+	} {
+		src, err := os.ReadFile("../testdata/photos/" + bc.file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := bc.file[:4] + "/" + bc.size
+		s, _ := ParseSize(bc.size)
 		crop, sizing := vips.InterestingCentre, vips.SizeBoth
 		if s.Mode == Fit {
 			crop, sizing = vips.InterestingNone, vips.SizeDown

@@ -73,7 +73,7 @@ const SmallEdge = 150
 
 // PipelineVersion changes whenever the pipeline's output for the same input
 // and options changes, so ETags change with it.
-const PipelineVersion = "1"
+const PipelineVersion = "2"
 
 // Fingerprint identifies the options in ETags.
 func (o Options) Fingerprint() string {
@@ -86,6 +86,9 @@ type Image struct {
 	Width  int
 	Height int
 	Format Format
+	// Source says where the bytes were made from when not the original
+	// (set by the caller; part of the ETag).
+	Source string
 }
 
 // Transformer runs the libvips pipeline.
@@ -216,14 +219,68 @@ func (t *Transformer) thumbnail(src []byte, typ vips.ImageType, s Size) (*vips.I
 		}
 		return hdr, nil
 	}
+	orientation := hdr.Orientation()
 	hdr.Close()
 
-	// Shrink-on-load from the buffer: a 24 MP JPEG is decoded at 1/8 for a tile.
+	if typ == vips.ImageTypeJPEG {
+		if shrink := jpegShrink(w, h, orientation, s); shrink > 1 {
+			// Decode at 1/shrink in libjpeg's DCT, then let the thumbnail
+			// reduce the rest. vips_thumbnail itself keeps a factor of two in
+			// reserve and would decode twice as many pixels in each direction.
+			p := importParams()
+			p.JpegShrinkFactor.Set(shrink)
+			img, err := vips.LoadImageFromBuffer(src, p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+			}
+			if err := img.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
+				img.Close()
+				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+			}
+			return img, nil
+		}
+	}
+
+	// Shrink-on-load from the buffer for the other formats (and JPEGs that
+	// need every pixel).
 	img, err := vips.LoadThumbnailFromBuffer(src, s.Width, s.Height, crop, sizing, importParams())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
 	return img, nil
+}
+
+// jpegShrink is the largest libjpeg scale denominator (1, 2, 4, 8) that
+// still leaves at least as many pixels as the output needs in each
+// direction, so nothing is ever upscaled from a shrunk decode.
+func jpegShrink(w, h, orientation int, s Size) int {
+	if orientation >= 5 && orientation <= 8 {
+		w, h = h, w // the box applies to the upright image
+	}
+	if w <= 0 || h <= 0 {
+		return 1
+	}
+	fw, fh := float64(s.Width)/float64(w), float64(s.Height)/float64(h)
+	var sx, sy float64 // final scale factors per axis
+	switch s.Mode {
+	case Fit:
+		f := min(fw, fh, 1)
+		sx, sy = f, f
+	case Colors:
+		sx, sy = fw, fh
+	default: // cover crops
+		f := max(fw, fh)
+		sx, sy = f, f
+	}
+	shrink := 1
+	for _, d := range []int{8, 4, 2} {
+		// libjpeg rounds scaled sizes up.
+		if (w+d-1)/d >= int(float64(w)*sx+0.999) && (h+d-1)/d >= int(float64(h)*sy+0.999) {
+			shrink = d
+			break
+		}
+	}
+	return shrink
 }
 
 // toSRGB applies an embedded ICC profile and leaves 8-bit sRGB, or 8-bit

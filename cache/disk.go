@@ -1,0 +1,191 @@
+package cache
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Disk is an optional cache folder laid out by hash prefix
+// (ab/cd/<hash>_<variant>.<ext>), bounded in bytes, written atomically
+// (temp file + rename). Any failure degrades it to "no cache" for a while,
+// with a log line and a counter, never an error to the client.
+type Disk struct {
+	dir    string
+	budget int64
+	log    *slog.Logger
+
+	used      atomic.Int64
+	evicting  sync.Mutex
+	downUntil atomic.Int64 // unix nanos; writes are skipped until then
+
+	hits, misses, writes, writeErrors, evictions, corrupt atomic.Uint64
+}
+
+// DiskStats are the disk tier's counters.
+type DiskStats struct {
+	Hits, Misses, Writes, WriteErrors, Evictions, Corrupt uint64
+	Bytes                                                 int64
+	Degraded                                              bool
+}
+
+// degradeFor is how long a failing disk tier is left alone before retrying.
+const degradeFor = time.Minute
+
+// OpenDisk prepares the cache folder and measures what it already holds. A
+// folder that cannot be created is not an error: the tier starts degraded.
+func OpenDisk(dir string, budget int64, log *slog.Logger) *Disk {
+	d := &Disk{dir: dir, budget: budget, log: log}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		d.degrade("create cache folder", err)
+		return d
+	}
+	var used int64
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				// Left by a crash mid-write: never renamed, never served.
+				_ = os.Remove(p)
+				return nil
+			}
+			if fi, err := e.Info(); err == nil {
+				used += fi.Size()
+			}
+		}
+		return nil
+	})
+	d.used.Store(used)
+	return d
+}
+
+func (d *Disk) degrade(what string, err error) {
+	if d.downUntil.Swap(time.Now().Add(degradeFor).UnixNano()) < time.Now().UnixNano() {
+		d.log.Warn("disk cache degraded: serving without it", "op", what, "err", err, "retry_in", degradeFor)
+	}
+}
+
+// Degraded reports whether writes are currently skipped.
+func (d *Disk) Degraded() bool { return time.Now().UnixNano() < d.downUntil.Load() }
+
+func (d *Disk) path(key string) string {
+	if len(key) < 4 {
+		return filepath.Join(d.dir, "_", key)
+	}
+	return filepath.Join(d.dir, key[0:2], key[2:4], key)
+}
+
+// Get reads a cached body. A file that is not a complete image of its type
+// (truncated, planted, half-written by something else) is removed and
+// reported as a miss, so it is regenerated rather than served.
+func (d *Disk) Get(key string) ([]byte, bool) {
+	p := d.path(key)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.log.Warn("disk cache read failed", "err", err)
+		}
+		d.misses.Add(1)
+		return nil, false
+	}
+	if !Complete(filepath.Ext(key), b) {
+		d.corrupt.Add(1)
+		d.misses.Add(1)
+		d.log.Warn("disk cache entry incomplete; regenerating", "key", key, "bytes", len(b))
+		if os.Remove(p) == nil {
+			d.used.Add(-int64(len(b)))
+		}
+		return nil, false
+	}
+	d.hits.Add(1)
+	return b, true
+}
+
+// Put writes body under key atomically; errors only degrade the tier.
+func (d *Disk) Put(key string, body []byte) {
+	if d.Degraded() || int64(len(body)) > d.budget/8 {
+		return
+	}
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		d.writeErrors.Add(1)
+		d.degrade("mkdir", err)
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		d.writeErrors.Add(1)
+		d.degrade("create", err)
+		return
+	}
+	_, werr := tmp.Write(body)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), p)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		d.writeErrors.Add(1)
+		d.degrade("write", werr)
+		return
+	}
+	d.writes.Add(1)
+	if d.used.Add(int64(len(body))) > d.budget && d.evicting.TryLock() {
+		go func() {
+			defer d.evicting.Unlock()
+			d.evict()
+		}()
+	}
+}
+
+// evict removes the least recently written files until the folder is at
+// 90% of its budget.
+func (d *Disk) evict() {
+	type file struct {
+		path string
+		size int64
+		mod  time.Time
+	}
+	var files []file
+	var used int64
+	_ = filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
+			return nil
+		}
+		if fi, err := e.Info(); err == nil {
+			files = append(files, file{p, fi.Size(), fi.ModTime()})
+			used += fi.Size()
+		}
+		return nil
+	})
+	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
+	target := d.budget * 9 / 10
+	for _, f := range files {
+		if used <= target {
+			break
+		}
+		if os.Remove(f.path) == nil {
+			used -= f.size
+			d.evictions.Add(1)
+		}
+	}
+	d.used.Store(used)
+}
+
+// Stats reports the disk tier's counters.
+func (d *Disk) Stats() DiskStats {
+	return DiskStats{
+		Hits: d.hits.Load(), Misses: d.misses.Load(), Writes: d.writes.Load(),
+		WriteErrors: d.writeErrors.Load(), Evictions: d.evictions.Load(), Corrupt: d.corrupt.Load(),
+		Bytes: d.used.Load(), Degraded: d.Degraded(),
+	}
+}

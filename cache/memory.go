@@ -1,0 +1,134 @@
+// Package cache keeps encoded variants so a repeated miss from the CDN costs
+// a map lookup instead of a libvips job: an in-process LRU bounded in bytes,
+// an optional disk tier, and a read-only PhotoPrism tier.
+package cache
+
+import (
+	"container/list"
+	"sync"
+	"sync/atomic"
+)
+
+// Entry is one encoded variant.
+type Entry struct {
+	Body   []byte
+	Width  int
+	Height int
+	Source string // where the bytes came from; part of the ETag
+}
+
+// Stats are cumulative counters and the current size.
+type Stats struct {
+	Hits, Misses, Evictions uint64
+	Bytes                   int64
+	Items                   int
+}
+
+// Memory is an LRU bounded by the total size of the bodies it holds.
+type Memory struct {
+	mu     sync.Mutex
+	budget int64
+	used   int64
+	order  *list.List // front = most recently used
+	items  map[string]*list.Element
+
+	hits, misses, evictions atomic.Uint64
+}
+
+type memItem struct {
+	key   string
+	entry Entry
+}
+
+// NewMemory returns an LRU holding at most budget bytes; budget <= 0
+// disables it (every Get misses, Put is a no-op).
+func NewMemory(budget int64) *Memory {
+	return &Memory{budget: budget, order: list.New(), items: map[string]*list.Element{}}
+}
+
+// overhead approximates per-item bookkeeping so a flood of tiny entries
+// (colors is ~120 bytes) cannot outgrow the budget.
+const overhead = 128
+
+// Get returns the entry and marks it recently used.
+func (m *Memory) Get(key string) (Entry, bool) {
+	if m.budget <= 0 {
+		return Entry{}, false
+	}
+	m.mu.Lock()
+	el, ok := m.items[key]
+	if ok {
+		m.order.MoveToFront(el)
+	}
+	m.mu.Unlock()
+	if !ok {
+		m.misses.Add(1)
+		return Entry{}, false
+	}
+	m.hits.Add(1)
+	return el.Value.(*memItem).entry, true
+}
+
+// Put stores an entry, evicting least recently used ones to stay in budget.
+// Entries larger than an eighth of the budget are not kept: one giant
+// fit_7680 must not flush hundreds of tiles.
+func (m *Memory) Put(key string, e Entry) {
+	size := int64(len(e.Body)) + overhead
+	if m.budget <= 0 || size > m.budget/8 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.items[key]; ok {
+		old := el.Value.(*memItem)
+		m.used += size - int64(len(old.entry.Body)) - overhead
+		old.entry = e
+		m.order.MoveToFront(el)
+	} else {
+		m.items[key] = m.order.PushFront(&memItem{key: key, entry: e})
+		m.used += size
+	}
+	for m.used > m.budget {
+		el := m.order.Back()
+		it := el.Value.(*memItem)
+		m.order.Remove(el)
+		delete(m.items, it.key)
+		m.used -= int64(len(it.entry.Body)) + overhead
+		m.evictions.Add(1)
+	}
+}
+
+// Delete drops every entry whose key starts with prefix (a revoked photo).
+func (m *Memory) Delete(prefix string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, el := range m.items {
+		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			m.used -= int64(len(el.Value.(*memItem).entry.Body)) + overhead
+			m.order.Remove(el)
+			delete(m.items, k)
+		}
+	}
+}
+
+// Stats reports counters and occupancy.
+func (m *Memory) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Evictions: m.evictions.Load(), Bytes: m.used, Items: len(m.items)}
+}
+
+// Peek returns an entry without counting a hit or a miss or touching its
+// recency (used to look for a larger variant to derive from).
+func (m *Memory) Peek(key string) (Entry, bool) {
+	if m.budget <= 0 {
+		return Entry{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.items[key]
+	if !ok {
+		return Entry{}, false
+	}
+	return el.Value.(*memItem).entry, true
+}

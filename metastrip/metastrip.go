@@ -1,0 +1,129 @@
+// Package metastrip removes private metadata from JPEG and PNG files
+// without touching the compressed pixels: EXIF (GPS, camera serials, maker
+// notes), XMP, IPTC and comments go; the colour profile stays, and for
+// JPEG the orientation can be kept in a minimal EXIF block of its own.
+package metastrip
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// ErrMalformed: the file's structure cannot be walked safely.
+var ErrMalformed = errors.New("malformed image structure")
+
+// JPEG returns b without APP1 (EXIF, XMP), APP13 (IPTC), COM and the other
+// application segments except APP0 (JFIF), APP2 (ICC profile) and APP14
+// (Adobe colour transform, needed to decode CMYK/YCCK right). If orientation
+// is 2..8 a minimal EXIF segment carrying only that tag is written after
+// SOI. Everything from the first SOS on (the entropy-coded scans) is copied
+// byte for byte.
+func JPEG(b []byte, orientation int) ([]byte, error) {
+	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+		return nil, ErrMalformed
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, 0xFF, 0xD8)
+	if orientation >= 2 && orientation <= 8 {
+		out = append(out, exifOrientation(orientation)...)
+	}
+	i := 2
+	for {
+		// Markers may be preceded by any number of 0xFF fill bytes.
+		if i >= len(b) || b[i] != 0xFF {
+			return nil, ErrMalformed
+		}
+		for i < len(b) && b[i] == 0xFF {
+			i++
+		}
+		if i >= len(b) {
+			return nil, ErrMalformed
+		}
+		m := b[i]
+		i++
+		if m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
+			continue // standalone markers carry no length
+		}
+		if m == 0xD9 {
+			return append(out, 0xFF, 0xD9), nil
+		}
+		if i+2 > len(b) {
+			return nil, ErrMalformed
+		}
+		n := int(binary.BigEndian.Uint16(b[i:]))
+		if n < 2 || i+n > len(b) {
+			return nil, ErrMalformed
+		}
+		seg := b[i-2 : i+n]
+		if m == 0xDA {
+			// Start of scan: the rest is image data and later segments
+			// (DHT/SOS of progressive scans), copied verbatim.
+			return append(out, b[i-2:]...), nil
+		}
+		keep := true
+		switch {
+		case m == 0xE1, m == 0xED, m == 0xFE: // EXIF/XMP, IPTC, comment
+			keep = false
+		case m >= 0xE3 && m <= 0xEF && m != 0xEE: // other APPn but Adobe (APP14)
+			keep = false
+		}
+		if keep {
+			out = append(out, seg...)
+		}
+		i += n
+	}
+}
+
+// exifOrientation builds an APP1 segment: "Exif\0\0" + a big-endian TIFF
+// header with one IFD holding only the Orientation tag (0x0112).
+func exifOrientation(o int) []byte {
+	tiff := []byte{
+		'M', 'M', 0, 42, 0, 0, 0, 8, // header, IFD0 at offset 8
+		0, 1, // one entry
+		0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, byte(o), 0, 0, // Orientation, SHORT, count 1, value
+		0, 0, 0, 0, // no next IFD
+	}
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
+	return append(seg, payload...)
+}
+
+var pngSig = []byte("\x89PNG\r\n\x1a\n")
+
+// dropPNG are the chunks that carry text or EXIF (tEXt/zTXt/iTXt hold XMP
+// and comments; eXIf holds EXIF; tIME the edit time).
+var dropPNG = map[string]bool{"tEXt": true, "zTXt": true, "iTXt": true, "eXIf": true, "tIME": true}
+
+// PNG returns b without text, EXIF and time chunks; chunk CRCs are checked
+// so a damaged file is refused rather than passed on.
+func PNG(b []byte) ([]byte, error) {
+	if !bytes.HasPrefix(b, pngSig) {
+		return nil, ErrMalformed
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, pngSig...)
+	for i := len(pngSig); ; {
+		if i+12 > len(b) {
+			return nil, ErrMalformed
+		}
+		n := int(binary.BigEndian.Uint32(b[i:]))
+		if n < 0 || n > len(b)-i-12 {
+			return nil, ErrMalformed
+		}
+		typ := string(b[i+4 : i+8])
+		chunk := b[i : i+12+n]
+		if crc32.ChecksumIEEE(chunk[4:8+n]) != binary.BigEndian.Uint32(chunk[8+n:]) {
+			return nil, ErrMalformed
+		}
+		if !dropPNG[typ] {
+			out = append(out, chunk...)
+		}
+		i += 12 + n
+		if typ == "IEND" {
+			return out, nil
+		}
+	}
+}

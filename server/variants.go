@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/thumbd/thumbd/cache"
+	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/transform"
+)
+
+// Caches are the optional result tiers, checked in this order. A nil tier
+// is off.
+type Caches struct {
+	Memory     *cache.Memory
+	Disk       *cache.Disk
+	PhotoPrism *cache.PhotoPrism
+	// Derive makes small variants from a cached larger fit_* variant of the
+	// same photo instead of decoding the original (see derivable).
+	Derive bool
+}
+
+// Cache outcomes, as logged and counted.
+const (
+	outcomeHit        = "hit"
+	outcomeDisk       = "disk"
+	outcomePhotoPrism = "photoprism"
+	outcomeMiss       = "miss"
+	outcomeDerived    = "derived"
+	outcomeShared     = "shared"
+)
+
+// variantKey names a variant in every tier: <hash>_<size>.<ext>.
+func variantKey(hash string, size transform.Size, f transform.Format) string {
+	return hash + "_" + size.Name + "." + f.Ext()
+}
+
+// variant returns the encoded variant from the cheapest place that has it.
+func (s *Server) variant(ctx context.Context, orig storage.Original, size transform.Size, f transform.Format) (*transform.Image, string, error) {
+	key := variantKey(orig.Hash, size, f)
+	c := s.opts.Caches
+	if c.Memory != nil {
+		if e, ok := c.Memory.Get(key); ok {
+			return &transform.Image{Bytes: e.Body, Width: e.Width, Height: e.Height, Format: f, Source: e.Source}, outcomeHit, nil
+		}
+	}
+	if c.Disk != nil {
+		if b, ok := c.Disk.Get(key); ok {
+			img := &transform.Image{Bytes: b, Format: f}
+			s.remember(key, img)
+			return img, outcomeDisk, nil
+		}
+	}
+	if c.PhotoPrism != nil {
+		if w, h, method, ext, ok := photoPrismName(size, f); ok {
+			if b, ok := c.PhotoPrism.Get(orig.Hash, w, h, method, ext); ok {
+				img := &transform.Image{Bytes: b, Format: f, Source: SourcePhotoPrism}
+				s.remember(key, img)
+				return img, outcomePhotoPrism, nil
+			}
+		}
+	}
+
+	type result struct {
+		img     *transform.Image
+		outcome string
+	}
+	ch := s.flight.DoChan(key, func() (any, error) {
+		// Detached from any one caller so a client hanging up does not fail
+		// the others; bounded by the request timeout all the same.
+		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+		defer cancel()
+		release, err := s.limit.acquire(jctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		src, outcome, source := s.derivable(orig.Hash, size), outcomeDerived, SourceDerived
+		if src == nil {
+			source = SourceOriginal
+			if src, err = s.index.Read(jctx, orig); err != nil {
+				return nil, err
+			}
+			outcome = outcomeMiss
+		}
+		s.Started.Add(1)
+		img, err := s.tr.Transform(jctx, src, size, f)
+		if err != nil {
+			return nil, err
+		}
+		img.Source = source
+		s.remember(key, img)
+		if c.Disk != nil && source == SourceOriginal {
+			// Only renders from the original go to disk: the disk tier keeps
+			// no record of the source, and the ETag must match the bytes.
+			c.Disk.Put(key, img.Bytes)
+		}
+		return result{img, outcome}, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, "", r.Err
+		}
+		res := r.Val.(result)
+		if r.Shared {
+			return res.img, outcomeShared, nil
+		}
+		return res.img, res.outcome, nil
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+}
+
+// remember keeps a variant in the memory tier.
+func (s *Server) remember(key string, img *transform.Image) {
+	if m := s.opts.Caches.Memory; m != nil {
+		m.Put(key, cache.Entry{Body: img.Bytes, Width: img.Width, Height: img.Height, Source: img.Source})
+	}
+}
+
+// Sources of a variant's bytes; each has its own ETag.
+const (
+	SourceOriginal   = ""
+	SourceDerived    = "derived"
+	SourcePhotoPrism = "photoprism"
+)
+
+// sources lists the sources this server can produce, for If-None-Match.
+func (s *Server) sources() []string {
+	out := []string{SourceOriginal}
+	if s.opts.Caches.Derive && s.opts.Caches.Memory != nil {
+		out = append(out, SourceDerived)
+	}
+	if s.opts.Caches.PhotoPrism != nil {
+		out = append(out, SourcePhotoPrism)
+	}
+	return out
+}
+
+// deriveFactor: a cached variant is used as the source only if it has at
+// least this many times the pixels the output needs along each axis, so its
+// JPEG artefacts are shrunk away and the result matches one made from the
+// original (BenchmarkDerive and TestDeriveQuality measure both).
+const deriveFactor = 2
+
+// derivable returns the bytes of a cached fit_* JPEG of the same photo that
+// can stand in for the original, or nil. Fit variants hold the whole frame,
+// upright and in sRGB, so the pipeline treats them like any original; a
+// variant smaller than needed is never used, so nothing is upscaled past
+// the original's real pixels.
+func (s *Server) derivable(hash string, size transform.Size) []byte {
+	c := s.opts.Caches
+	if !c.Derive || c.Memory == nil {
+		return nil
+	}
+	for _, cand := range transform.Sizes {
+		if cand.Mode != transform.Fit || cand.Name == size.Name {
+			continue
+		}
+		e, ok := c.Memory.Peek(variantKey(hash, cand, transform.JPEG))
+		if !ok || e.Width == 0 || e.Height == 0 {
+			continue
+		}
+		if enough(e.Width, e.Height, cand, size) {
+			return e.Body
+		}
+	}
+	return nil
+}
+
+// enough reports whether a fit variant of w x h (made for box cand) has
+// deriveFactor times the pixels target needs.
+func enough(w, h int, cand, target transform.Size) bool {
+	switch target.Mode {
+	case transform.Colors:
+		return true
+	case transform.Fit:
+		// The variant must not have been limited by a box smaller than the
+		// target's, or the fit would differ from one of the original.
+		return cand.Width >= deriveFactor*target.Width && cand.Height >= deriveFactor*target.Height &&
+			(w >= deriveFactor*target.Width || h >= deriveFactor*target.Height)
+	default: // cover crops need the short side
+		return min(w, h) >= deriveFactor*target.Width
+	}
+}
+
+// photoPrismName maps a size to PhotoPrism's file name parts.
+func photoPrismName(size transform.Size, f transform.Format) (w, h int, method, ext string, ok bool) {
+	switch size.Mode {
+	case transform.Colors:
+		return size.Width, size.Height, "resize", "png", f == transform.PNG
+	case transform.Tile:
+		method = "center"
+	case transform.Left:
+		method = "left"
+	case transform.Right:
+		method = "right"
+	case transform.Fit:
+		method = "fit"
+	default:
+		panic(fmt.Sprintf("size mode %v", size.Mode))
+	}
+	return size.Width, size.Height, method, "jpg", f == transform.JPEG
+}
