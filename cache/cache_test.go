@@ -1,0 +1,250 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func TestMemoryLRUStaysInBudget(t *testing.T) {
+	m := NewMemory(64 << 10)
+	body := bytes.Repeat([]byte{1}, 4<<10)
+	for i := 0; i < 100; i++ {
+		m.Put(fmt.Sprint("k", i), Entry{Body: body})
+		if st := m.Stats(); st.Bytes > 64<<10 {
+			t.Fatalf("after %d puts: %d bytes > budget", i+1, st.Bytes)
+		}
+	}
+	if _, ok := m.Get("k0"); ok {
+		t.Error("oldest entry survived eviction")
+	}
+	if _, ok := m.Get("k99"); !ok {
+		t.Error("newest entry evicted")
+	}
+	st := m.Stats()
+	if st.Evictions == 0 || st.Hits != 1 || st.Misses != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestMemoryRecencyProtectsHotEntries(t *testing.T) {
+	m := NewMemory(40 << 10)
+	body := bytes.Repeat([]byte{1}, 4<<10)
+	m.Put("hot", Entry{Body: body})
+	for i := 0; i < 50; i++ {
+		m.Put(fmt.Sprint("k", i), Entry{Body: body})
+		if _, ok := m.Get("hot"); !ok {
+			t.Fatalf("hot entry evicted after %d puts", i)
+		}
+	}
+}
+
+func TestMemoryRefusesGiantsAndDisabled(t *testing.T) {
+	m := NewMemory(80 << 10)
+	m.Put("big", Entry{Body: make([]byte, 20<<10)}) // > budget/8
+	if _, ok := m.Get("big"); ok {
+		t.Error("entry over budget/8 kept")
+	}
+	off := NewMemory(0)
+	off.Put("x", Entry{Body: []byte("x")})
+	if _, ok := off.Get("x"); ok {
+		t.Error("disabled cache stored an entry")
+	}
+}
+
+func TestMemoryDeletePrefix(t *testing.T) {
+	m := NewMemory(1 << 20)
+	m.Put("aaa_tile_500.jpg", Entry{Body: []byte("1")})
+	m.Put("aaa_fit_720.jpg", Entry{Body: []byte("2")})
+	m.Put("bbb_tile_500.jpg", Entry{Body: []byte("3")})
+	m.Delete("aaa_")
+	if _, ok := m.Peek("aaa_fit_720.jpg"); ok {
+		t.Error("prefix not deleted")
+	}
+	if _, ok := m.Peek("bbb_tile_500.jpg"); !ok {
+		t.Error("other photo deleted")
+	}
+}
+
+func realJPEG(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/photos/cops.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestComplete(t *testing.T) {
+	jpg := realJPEG(t)
+	png, err := os.ReadFile("../testdata/photos/dice.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	avif, err := os.ReadFile("../testdata/photos/test.avif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webp := append([]byte("RIFF\x0c\x00\x00\x00WEBPVP8 "), 0, 0, 0, 0)
+	for _, tc := range []struct {
+		ext  string
+		b    []byte
+		want bool
+	}{
+		{".jpg", jpg, true},
+		{".jpg", jpg[:len(jpg)-100], false},
+		{".jpg", []byte("<html>"), false},
+		{".png", png, true},
+		{".png", png[:len(png)-1], false},
+		{".avif", avif, true},
+		{".avif", avif[:len(avif)/2], false},
+		{".webp", webp, true},
+		{".webp", webp[:len(webp)-1], false},
+		{".gif", jpg, false},
+	} {
+		if got := Complete(tc.ext, tc.b); got != tc.want {
+			t.Errorf("Complete(%s, %d bytes) = %v, want %v", tc.ext, len(tc.b), got, tc.want)
+		}
+	}
+}
+
+func TestDiskRoundTripLayoutAndAtomicity(t *testing.T) {
+	dir := t.TempDir()
+	d := OpenDisk(dir, 10<<20, quiet)
+	key := "2cad9168fa6005bfd1b1b4d7b0ff8bb0d3ffa6b6_tile_500.jpg"
+	jpg := realJPEG(t)
+	d.Put(key, jpg)
+	want := filepath.Join(dir, "2c", "ad", key)
+	if b, err := os.ReadFile(want); err != nil || !bytes.Equal(b, jpg) {
+		t.Fatalf("file at %s: err %v", want, err)
+	}
+	got, ok := d.Get(key)
+	if !ok || !bytes.Equal(got, jpg) {
+		t.Fatal("Get after Put missed")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "2c", "ad", ".tmp-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temp files left: %v", leftovers)
+	}
+}
+
+func TestDiskDetectsTruncatedEntry(t *testing.T) {
+	dir := t.TempDir()
+	d := OpenDisk(dir, 10<<20, quiet)
+	key := "aabbccdd00000000000000000000000000000000_tile_500.jpg"
+	jpg := realJPEG(t)
+	p := filepath.Join(dir, "aa", "bb", key)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, jpg[:len(jpg)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Get(key); ok {
+		t.Fatal("truncated entry served")
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Error("truncated entry not removed")
+	}
+	if d.Stats().Corrupt != 1 {
+		t.Errorf("corrupt counter = %d", d.Stats().Corrupt)
+	}
+}
+
+func TestDiskCrashLeftoversRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "aa", "bb"), 0o755)
+	tmp := filepath.Join(dir, "aa", "bb", ".tmp-123")
+	os.WriteFile(tmp, []byte("half"), 0o644)
+	OpenDisk(dir, 1<<20, quiet)
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Error("crash leftover kept")
+	}
+}
+
+func TestDiskEvictsToBudget(t *testing.T) {
+	dir := t.TempDir()
+	d := OpenDisk(dir, 400<<10, quiet)
+	jpg := realJPEG(t) // 42 KB
+	for i := 0; i < 30; i++ {
+		d.Put(fmt.Sprintf("%040d_tile_%d.jpg", i, i), jpg)
+	}
+	d.evicting.Lock() // wait for a background eviction to finish
+	d.evict()
+	d.evicting.Unlock()
+	var total int64
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	if total > 400<<10 {
+		t.Errorf("disk cache holds %d bytes, budget %d", total, 400<<10)
+	}
+	if d.Stats().Evictions == 0 {
+		t.Error("no evictions counted")
+	}
+}
+
+func TestDiskReadOnlyOrMissingDegrades(t *testing.T) {
+	// Root ignores permission bits, so use a path under a regular file,
+	// which fails for everyone.
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	os.WriteFile(file, []byte("x"), 0o644)
+	d := OpenDisk(filepath.Join(file, "cache"), 1<<20, quiet)
+	if !d.Degraded() {
+		t.Fatal("cache under a file should start degraded")
+	}
+	d.Put("aabb_tile_500.jpg", realJPEG(t)) // must not panic or error
+	if _, ok := d.Get("aabb_tile_500.jpg"); ok {
+		t.Error("degraded cache served an entry")
+	}
+
+	// A folder that vanishes at run time degrades on the next write.
+	dir := filepath.Join(t.TempDir(), "c")
+	d2 := OpenDisk(dir, 1<<20, quiet)
+	os.RemoveAll(dir)
+	os.WriteFile(dir, []byte("now a file"), 0o644)
+	d2.Put("aabbccdd_tile_500.jpg", realJPEG(t))
+	if !d2.Degraded() || d2.Stats().WriteErrors != 1 {
+		t.Errorf("stats after failed write: %+v", d2.Stats())
+	}
+}
+
+func TestPhotoPrismTierStripsMetadata(t *testing.T) {
+	dir := t.TempDir()
+	hash := "594bd32db3e775b54151f9b25c9fd90e3511034f"
+	src, err := os.ReadFile("../testdata/photos/test_exif_full.jpg") // has EXIF + GPS
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "5", "9", "4", hash+"_500x500_center.jpg")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, src, 0o444)
+	pp, err := OpenPhotoPrism(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pp.Close()
+	b, ok := pp.Get(hash, 500, 500, "center", "jpg")
+	if !ok {
+		t.Fatal("PhotoPrism thumbnail not found")
+	}
+	// The ICC profile (kept) names Apple as its author; EXIF and its
+	// camera serial and GPS block must be gone.
+	for _, s := range []string{"Exif\x00\x00", "iPhone XS", "http://ns.adobe.com/xap"} {
+		if bytes.Contains(b, []byte(s)) {
+			t.Errorf("%q left in PhotoPrism thumbnail", s)
+		}
+	}
+	if _, ok := pp.Get(hash, 224, 224, "left", "jpg"); ok {
+		t.Error("found a thumbnail that does not exist")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o444 {
+		t.Error("PhotoPrism file changed")
+	}
+}
