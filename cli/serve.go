@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -96,11 +97,6 @@ func serve(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("config: originals: %w", err)
 	}
 	defer ix.Close()
-	st, err := ix.Scan(ctx, cfg.IndexWorkers)
-	if err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
 
 	signer, err := signing.New(cfg.Keys, cfg.Public)
 	if err != nil {
@@ -122,21 +118,42 @@ func serve(ctx context.Context, env Env, args []string) error {
 		QueueLength:    cfg.QueueLength,
 		RequestTimeout: cfg.RequestTimeout,
 		MaxSize:        limit,
-		Fingerprint:    topts.Fingerprint(),
+		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
 		Caches:         caches,
 	}, log)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	// The admin listener comes up before the scan: /healthz answers while a
+	// large library is hashed, /readyz only once it is loaded.
+	if cfg.AdminListen != "" {
+		al, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			return fmt.Errorf("config: admin_listen: %w", err)
+		}
+		admin := &http.Server{Handler: srv.AdminHandler(cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = admin.Serve(al) }()
+		defer admin.Close()
+		log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
+	}
+
+	st, err := ix.Scan(ctx, cfg.IndexWorkers)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
 
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("config: listen: %w", err)
 	}
+	srv.SetReady(true)
 	log.Info("listening", "addr", l.Addr().String())
 	if dev {
 		printExamples(env, ix, signer, "http://"+l.Addr().String(), *examples)
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	go reloadOnHUP(ctx, env, args, srv, log)
 	err = srv.Serve(ctx, l, cfg.ShutdownTimeout)
 	log.Info("thumbd stopped", "err", err)

@@ -24,6 +24,8 @@ import (
 // Config is the validated settings.
 type Config struct {
 	Listen           string        `mapstructure:"listen"`
+	AdminListen      string        `mapstructure:"admin_listen"`
+	Pprof            bool          `mapstructure:"pprof"`
 	Originals        string        `mapstructure:"originals"`
 	Keys             []string      `mapstructure:"keys"`
 	Public           bool          `mapstructure:"public"`
@@ -54,6 +56,7 @@ type Config struct {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
+		slog.String("admin_listen", c.AdminListen),
 		slog.String("originals", c.Originals),
 		slog.Int("keys", len(c.Keys)),
 		slog.Bool("public", c.Public),
@@ -74,6 +77,7 @@ func (c Config) LogValue() slog.Value {
 func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file (YAML) merged over the built-in defaults")
 	fs.String("listen", "", "address to serve on (key: listen)")
+	fs.String("admin-listen", "", "metrics/health address, empty = off (key: admin_listen)")
 	fs.String("originals", "", "originals folder, opened read-only (key: originals)")
 	fs.StringSlice("keys", nil, "signing keys, comma-separated; first signs (key: keys)")
 	fs.Bool("public", false, "also accept the token 'public' (key: public)")
@@ -81,7 +85,7 @@ func Flags(fs *pflag.FlagSet) {
 }
 
 var flagKeys = map[string]string{
-	"listen": "listen", "originals": "originals", "keys": "keys",
+	"listen": "listen", "admin-listen": "admin_listen", "originals": "originals", "keys": "keys",
 	"public": "public", "log-level": "log_level",
 }
 
@@ -189,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return bad("listen", "empty; want host:port such as 127.0.0.1:8080")
+	}
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		return bad("admin_listen", "same address as listen; metrics must not be on the public port")
 	}
 	if c.Originals == "" {
 		return bad("originals", "empty; want the folder holding the photos")

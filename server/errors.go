@@ -61,6 +61,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, body := failure(err)
+	if errors.Is(err, errOverloaded) {
+		s.metrics.rejected.Inc()
+	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != 499 {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "id", requestID(c))
 	} else if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {

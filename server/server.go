@@ -54,6 +54,8 @@ type Server struct {
 	limit   *limiter
 	flight  singleflight.Group
 	now     func() time.Time
+	metrics *metrics
+	ready   atomic.Bool
 	Started atomic.Int64 // libvips jobs started; tests read it
 }
 
@@ -71,6 +73,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	}
 	s := &Server{index: ix, tr: tr, opts: opts, log: log, limit: newLimiter(opts.Workers, opts.QueueLength), now: time.Now}
 	s.signer.Store(signer)
+	s.metrics = newMetrics(s)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -85,6 +88,9 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	s.echo = e
 	return s
 }
+
+// SetReady flips /readyz: true once the index is loaded.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // SetSigner swaps the keys (config reload) without a restart.
 func (s *Server) SetSigner(sg *signing.Signer) { s.signer.Store(sg) }
@@ -109,6 +115,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		return err
 	case <-ctx.Done():
 	}
+	// Not ready first, so load balancers stop sending before we stop accepting.
+	s.ready.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -272,6 +280,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if v, ok := c.Get(cacheKey).(string); ok {
 			attrs = append(attrs, "cache", v)
 		}
+		s.metrics.observe(c, start)
 		s.log.Info("request", attrs...)
 		return nil
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/storage"
@@ -84,10 +85,12 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 			outcome = outcomeMiss
 		}
 		s.Started.Add(1)
+		t0 := time.Now()
 		img, err := s.tr.Transform(jctx, src, size, f)
 		if err != nil {
 			return nil, err
 		}
+		s.metrics.transform.WithLabelValues(size.Name, f.Ext()).Observe(time.Since(t0).Seconds())
 		img.Source = source
 		s.remember(key, img)
 		if c.Disk != nil && source == SourceOriginal {

@@ -66,8 +66,10 @@ type Index struct {
 	log         *slog.Logger
 	maxFileSize int64
 
-	mu     sync.RWMutex
-	byHash map[string]Original
+	mu         sync.RWMutex
+	byHash     map[string]Original
+	lastScan   Stats
+	lastScanAt time.Time
 }
 
 // Open prepares an index over dir; call Scan to fill it.
@@ -94,6 +96,13 @@ func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return len(ix.byHash)
+}
+
+// LastScan reports the last completed scan and when it finished.
+func (ix *Index) LastScan() (Stats, time.Time) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.lastScan, ix.lastScanAt
 }
 
 // All returns the originals sorted by path.
@@ -207,10 +216,11 @@ finished:
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
+	st.Duration = time.Since(start)
 	ix.mu.Lock()
 	ix.byHash = byHash
+	ix.lastScan, ix.lastScanAt = st, time.Now()
 	ix.mu.Unlock()
-	st.Duration = time.Since(start)
 	return st, nil
 }
 

@@ -370,3 +370,10 @@ func firstLine(s string) string {
 
 // VipsVersion is the linked libvips version, for logs and `thumbd version`.
 func VipsVersion() string { return vips.Version }
+
+// MemStats reports the memory libvips tracks: now and its high-water mark.
+func MemStats() (mem, high int64) {
+	var st vips.MemoryStats
+	vips.ReadVipsMemStats(&st)
+	return st.Mem, st.MemHigh
+}

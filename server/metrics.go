@@ -1,0 +1,195 @@
+package server
+
+import (
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/thumbd/thumbd/transform"
+)
+
+// metrics are thumbd's Prometheus series. Labels take bounded values only:
+// size is a named size or "other", status a number, cache an outcome.
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.HistogramVec
+	transform *prometheus.HistogramVec
+	rejected  prometheus.Counter
+}
+
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "thumbd_http_request_duration_seconds",
+			Help:    "Time to answer a request on the public port, by route, size, status and cache outcome.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "size", "status", "cache"}),
+		transform: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "thumbd_transform_duration_seconds",
+			Help:    "Time of one libvips job (read original, transform, encode), by size and output format.",
+			Buckets: latencyBuckets,
+		}, []string{"size", "format"}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "thumbd_overload_rejections_total",
+			Help: "Requests answered 503 because every worker was busy and the queue full.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.transform, m.rejected,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_transforms_in_flight", Help: "libvips jobs running now."},
+			func() float64 { return float64(s.limit.running.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_queue_depth", Help: "Requests waiting for a worker."},
+			func() float64 { return float64(s.limit.waiting.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_workers", Help: "Configured libvips worker slots."},
+			func() float64 { return float64(cap(s.limit.slots)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_vips_memory_bytes", Help: "Memory libvips tracks as allocated."},
+			func() float64 { mem, _ := transform.MemStats(); return float64(mem) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_vips_memory_highwater_bytes", Help: "Most memory libvips has tracked at once."},
+			func() float64 { _, high := transform.MemStats(); return float64(high) }),
+		&indexCollector{s},
+		&cacheCollector{s},
+	)
+	return m
+}
+
+var (
+	descIndexFiles    = prometheus.NewDesc("thumbd_index_files", "Originals in the index.", nil, nil)
+	descIndexBytes    = prometheus.NewDesc("thumbd_index_bytes", "Bytes of the indexed originals.", nil, nil)
+	descIndexScanTime = prometheus.NewDesc("thumbd_index_last_scan_timestamp_seconds", "When the last index scan finished.", nil, nil)
+	descIndexScanDur  = prometheus.NewDesc("thumbd_index_last_scan_duration_seconds", "How long the last index scan took.", nil, nil)
+	descCacheHits     = prometheus.NewDesc("thumbd_cache_hits_total", "Result cache hits by tier.", []string{"tier"}, nil)
+	descCacheMisses   = prometheus.NewDesc("thumbd_cache_misses_total", "Result cache misses by tier.", []string{"tier"}, nil)
+	descCacheEvicted  = prometheus.NewDesc("thumbd_cache_evictions_total", "Entries evicted by tier.", []string{"tier"}, nil)
+	descCacheBytes    = prometheus.NewDesc("thumbd_cache_bytes", "Bytes held by tier.", []string{"tier"}, nil)
+	descCacheItems    = prometheus.NewDesc("thumbd_cache_items", "Entries held by the memory tier.", nil, nil)
+	descDiskErrors    = prometheus.NewDesc("thumbd_disk_cache_write_errors_total", "Failed disk cache writes (each degrades the tier for a minute).", nil, nil)
+	descDiskCorrupt   = prometheus.NewDesc("thumbd_disk_cache_corrupt_total", "Incomplete disk cache entries found and removed.", nil, nil)
+	descDiskDegraded  = prometheus.NewDesc("thumbd_disk_cache_degraded", "1 while the disk tier is skipped after a failure.", nil, nil)
+)
+
+type indexCollector struct{ s *Server }
+
+func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descIndexFiles
+	ch <- descIndexBytes
+	ch <- descIndexScanTime
+	ch <- descIndexScanDur
+}
+
+func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
+	st, at := c.s.index.LastScan()
+	ch <- prometheus.MustNewConstMetric(descIndexFiles, prometheus.GaugeValue, float64(c.s.index.Len()))
+	ch <- prometheus.MustNewConstMetric(descIndexBytes, prometheus.GaugeValue, float64(st.Bytes))
+	if !at.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descIndexScanTime, prometheus.GaugeValue, float64(at.Unix()))
+	}
+	ch <- prometheus.MustNewConstMetric(descIndexScanDur, prometheus.GaugeValue, st.Duration.Seconds())
+}
+
+type cacheCollector struct{ s *Server }
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvicted, descCacheBytes, descCacheItems, descDiskErrors, descDiskCorrupt, descDiskDegraded} {
+		ch <- d
+	}
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	cs := c.s.opts.Caches
+	counter := func(d *prometheus.Desc, v uint64, tier string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), tier)
+	}
+	if cs.Memory != nil {
+		st := cs.Memory.Stats()
+		counter(descCacheHits, st.Hits, "memory")
+		counter(descCacheMisses, st.Misses, "memory")
+		counter(descCacheEvicted, st.Evictions, "memory")
+		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(st.Bytes), "memory")
+		ch <- prometheus.MustNewConstMetric(descCacheItems, prometheus.GaugeValue, float64(st.Items))
+	}
+	if cs.Disk != nil {
+		st := cs.Disk.Stats()
+		counter(descCacheHits, st.Hits, "disk")
+		counter(descCacheMisses, st.Misses, "disk")
+		counter(descCacheEvicted, st.Evictions, "disk")
+		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(st.Bytes), "disk")
+		ch <- prometheus.MustNewConstMetric(descDiskErrors, prometheus.CounterValue, float64(st.WriteErrors))
+		ch <- prometheus.MustNewConstMetric(descDiskCorrupt, prometheus.CounterValue, float64(st.Corrupt))
+		deg := 0.0
+		if st.Degraded {
+			deg = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descDiskDegraded, prometheus.GaugeValue, deg)
+	}
+	if cs.PhotoPrism != nil {
+		h, m := cs.PhotoPrism.Counts()
+		counter(descCacheHits, h, "photoprism")
+		counter(descCacheMisses, m, "photoprism")
+	}
+}
+
+// observe records one request in the latency histogram.
+func (m *metrics) observe(c echo.Context, start time.Time) {
+	route, size := "other", "other"
+	switch c.Path() {
+	case "/t/:hash/:token/:size":
+		route = "thumb"
+		name := c.Param("size")
+		for i := 0; i < len(name); i++ {
+			if name[i] == '.' {
+				name = name[:i]
+				break
+			}
+		}
+		if _, err := transform.ParseSize(name); err == nil {
+			size = name
+		}
+	case "/healthz":
+		route = "healthz"
+	}
+	outcome, _ := c.Get(cacheKey).(string)
+	if outcome == "" {
+		outcome = "none"
+	}
+	m.requests.WithLabelValues(route, size, strconv.Itoa(c.Response().Status), outcome).Observe(time.Since(start).Seconds())
+}
+
+// AdminHandler serves the admin listener: /metrics, /healthz (alive),
+// /readyz (index loaded and not draining) and, if enabled, /debug/pprof/.
+// It is never behind the worker limit, so a saturated server still answers
+// its probes (imgproxy#408).
+func (s *Server) AdminHandler(enablePprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if enablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
