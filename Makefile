@@ -26,6 +26,7 @@ test: deps vet
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build
+	@THUMBD_EXTRA_PACKAGES=wrk bash scripts/deps.sh
 	bash scripts/bench.sh
 
 fuzz: deps

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,8 @@ func main() {
 	d := flag.Duration("d", 30*time.Second, "time limit")
 	warm := flag.Int("warmup", 2, "untimed requests first")
 	label := flag.String("label", "thumbd", "label printed with the result")
+	var headers headerFlags
+	flag.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	flag.Parse()
 	urls := flag.Args()
 	if len(urls) == 0 {
@@ -43,7 +46,15 @@ func main() {
 	}
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *c}}
 	get := func(u string) (int, error) {
-		resp, err := client.Get(u)
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			return 0, err
+		}
+		for _, h := range headers {
+			k, v, _ := strings.Cut(h, ":")
+			req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			return 0, err
 		}
@@ -99,3 +110,8 @@ func main() {
 	fmt.Printf("label=%s n=%d c=%d elapsed=%.2fs req_per_s=%.2f lat_ms_p50=%.1f p90=%.1f p99=%.1f errors=%d statuses=%v\n",
 		*label, len(lat), *c, el, float64(len(lat))/el, pct(0.5), pct(0.9), pct(0.99), errs, status)
 }
+
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
