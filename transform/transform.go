@@ -4,7 +4,9 @@
 package transform
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,7 +75,7 @@ const SmallEdge = 150
 
 // PipelineVersion changes whenever the pipeline's output for the same input
 // and options changes, so ETags change with it.
-const PipelineVersion = "2"
+const PipelineVersion = "3"
 
 // Fingerprint identifies the options in ETags.
 func (o Options) Fingerprint() string {
@@ -292,7 +294,9 @@ func toSRGB(img *vips.ImageRef) error {
 	if img.HasICCProfile() {
 		space := iccSpace(img.GetICCProfile())
 		rgb := interp == vips.InterpretationSRGB || interp == vips.InterpretationRGB16 || interp == vips.InterpretationRGB
-		if (space == "RGB " && rgb) || (space == "CMYK" && interp == vips.InterpretationCMYK) {
+		// An sRGB profile on sRGB pixels needs no transform: skipping it
+		// saves an lcms pass on most camera JPEGs.
+		if (space == "RGB " && rgb && !iccIsSRGB(img.GetICCProfile())) || (space == "CMYK" && interp == vips.InterpretationCMYK) {
 			if err := img.TransformICCProfile(vips.SRGBIEC6196621ICCProfilePath); err != nil {
 				return err
 			}
@@ -308,6 +312,31 @@ func toSRGB(img *vips.ImageRef) error {
 		return img.ToColorSpace(vips.InterpretationBW)
 	}
 	return img.ToColorSpace(vips.InterpretationSRGB)
+}
+
+// iccIsSRGB reports whether the profile's description names sRGB (the
+// "sRGB IEC61966-2.1" that most cameras embed). It reads the tag table
+// directly: 'desc' is ASCII in v2 profiles and UTF-16 ('mluc') in v4.
+func iccIsSRGB(p []byte) bool {
+	if len(p) < 132 {
+		return false
+	}
+	n := int(binary.BigEndian.Uint32(p[128:]))
+	for i := 0; i < n && 132+12*(i+1) <= len(p); i++ {
+		e := p[132+12*i:]
+		if string(e[0:4]) != "desc" {
+			continue
+		}
+		off, size := int(binary.BigEndian.Uint32(e[4:])), int(binary.BigEndian.Uint32(e[8:]))
+		if off < 0 || size < 0 || off > len(p) || size > len(p)-off {
+			return false
+		}
+		d := p[off : off+size]
+		// Drop the NULs of UTF-16 so one search covers both encodings.
+		d = bytes.ReplaceAll(d, []byte{0}, nil)
+		return bytes.Contains(d, []byte("sRGB"))
+	}
+	return false
 }
 
 // iccSpace reads the data colour space signature from an ICC header.
