@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/pflag"
 
 	"github.com/thumbd/thumbd/cache"
@@ -102,6 +104,10 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	revoked, err := server.ParseRevocations(cfg.Revoked)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	caches := server.Caches{Memory: cache.NewMemory(int64(cfg.CacheMB) << 20), Derive: cfg.Derive}
 	if cfg.DiskCacheDir != "" {
 		caches.Disk = cache.OpenDisk(cfg.DiskCacheDir, int64(cfg.DiskCacheMB)<<20, log)
@@ -121,6 +127,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
 		Caches:         caches,
 	}, log)
+	srv.SetRevocations(revoked)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -154,37 +161,99 @@ func serve(ctx context.Context, env Env, args []string) error {
 		printExamples(env, ix, signer, "http://"+l.Addr().String(), *examples)
 	}
 
-	go reloadOnHUP(ctx, env, args, srv, log)
+	go reload(ctx, env, args, cfg.File, srv, log)
 	err = srv.Serve(ctx, l, cfg.ShutdownTimeout)
 	log.Info("thumbd stopped", "err", err)
 	return err
 }
 
-// reloadOnHUP re-reads the config on SIGHUP and swaps the keys in place; a
-// bad config is logged and the running one kept.
-func reloadOnHUP(ctx context.Context, env Env, args []string, srv *server.Server, log *slog.Logger) {
+// reload re-reads the config on SIGHUP, and whenever the --config file
+// changes on disk, and swaps keys and revocations in place; a bad config is
+// logged and the running one kept. No restart, no dropped requests.
+func reload(ctx context.Context, env Env, args []string, file string, srv *server.Server, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	changed := watchFile(ctx, file, log)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+		case <-changed:
 		}
 		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		fs.Int("examples", 0, "")
 		cfg, _, err := loadConfig(env, fs, args)
 		if err == nil {
-			var sg *signing.Signer
-			if sg, err = signing.New(cfg.Keys, cfg.Public); err == nil {
-				srv.SetSigner(sg)
-				log.Info("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public)
-				continue
+			err = apply(cfg, srv)
+		}
+		if err != nil {
+			log.Error("config reload failed; keeping the running config", "err", err)
+			continue
+		}
+		log.Info("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked))
+	}
+}
+
+// apply installs the reloadable parts of cfg: keys and revocations.
+func apply(cfg *config.Config, srv *server.Server) error {
+	sg, err := signing.New(cfg.Keys, cfg.Public)
+	if err != nil {
+		return err
+	}
+	rv, err := server.ParseRevocations(cfg.Revoked)
+	if err != nil {
+		return err
+	}
+	srv.SetSigner(sg)
+	srv.SetRevocations(rv)
+	return nil
+}
+
+// watchFile signals after file changes. It watches the folder, not the
+// file, so editors' rename-into-place and Kubernetes ConfigMap symlink
+// swaps are seen too; bursts of events are coalesced.
+func watchFile(ctx context.Context, file string, log *slog.Logger) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	if file == "" {
+		return out
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn("config file watch unavailable; use SIGHUP", "err", err)
+		return out
+	}
+	abs, _ := filepath.Abs(file)
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		log.Warn("config file watch unavailable; use SIGHUP", "err", err)
+		w.Close()
+		return out
+	}
+	go func() {
+		defer w.Close()
+		var debounce <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Base(ev.Name) == filepath.Base(abs) || filepath.Base(ev.Name) == "..data" {
+					debounce = time.After(200 * time.Millisecond)
+				}
+			case <-w.Errors:
+			case <-debounce:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
 			}
 		}
-		log.Error("config reload failed; keeping the running config", "err", err)
-	}
+	}()
+	return out
 }
 
 func printExamples(env Env, ix *storage.Index, signer *signing.Signer, base string, n int) {

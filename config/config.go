@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/thumbd/thumbd/signing"
+	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
 )
 
@@ -29,6 +30,7 @@ type Config struct {
 	Originals        string        `mapstructure:"originals"`
 	Keys             []string      `mapstructure:"keys"`
 	Public           bool          `mapstructure:"public"`
+	Revoked          []string      `mapstructure:"revoked"`
 	JPEGQuality      int           `mapstructure:"jpeg_quality"`
 	JPEGQualitySmall int           `mapstructure:"jpeg_quality_small"`
 	MaxSize          string        `mapstructure:"max_size"`
@@ -60,6 +62,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("originals", c.Originals),
 		slog.Int("keys", len(c.Keys)),
 		slog.Bool("public", c.Public),
+		slog.Int("revoked", len(c.Revoked)),
 		slog.String("max_size", c.MaxSize),
 		slog.Int("workers", c.Workers),
 		slog.Int("queue_length", c.QueueLength),
@@ -154,6 +157,7 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 	}
 	// THUMBD_KEYS="a,b" arrives as one string; split it on commas.
 	c.Keys = splitKeys(v.Get("keys"))
+	c.Revoked = splitKeys(v.Get("revoked"))
 	if len(c.Keys) == 0 {
 		c.Keys = fallbackKeys
 	}
@@ -214,6 +218,11 @@ func (c *Config) Validate() error {
 	for i, k := range c.Keys {
 		if len(k) < signing.MinKeyLen {
 			return bad("keys", "key #%d is %d bytes; need at least %d", i+1, len(k), signing.MinKeyLen)
+		}
+	}
+	for i, e := range c.Revoked {
+		if _, _, err := thumburl.ParseRevocation(e); err != nil {
+			return bad("revoked", "entry #%d: %v", i+1, err)
 		}
 	}
 	for _, q := range []struct {

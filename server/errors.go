@@ -13,8 +13,12 @@ import (
 	"github.com/thumbd/thumbd/transform"
 )
 
-// errOverloaded: every worker is busy and the wait queue is full.
-var errOverloaded = errors.New("overloaded")
+var (
+	// errOverloaded: every worker is busy and the wait queue is full.
+	errOverloaded = errors.New("overloaded")
+	// errRevoked: the photo (or this size of it) is on the revoked list.
+	errRevoked = errors.New("revoked")
+)
 
 // failure is the one place errors become statuses. Bodies are short, fixed
 // texts: never a path, a library message or a stack trace.
@@ -31,6 +35,8 @@ func failure(err error) (status int, body string) {
 		return http.StatusForbidden, "link expired"
 	case errors.Is(err, signing.ErrBadToken):
 		return http.StatusForbidden, "invalid token"
+	case errors.Is(err, errRevoked):
+		return http.StatusGone, "link revoked"
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, transform.ErrUnsupported):

@@ -48,6 +48,7 @@ type Server struct {
 	echo    *echo.Echo
 	index   *storage.Index
 	signer  atomic.Pointer[signing.Signer]
+	revoked atomic.Pointer[Revocations]
 	tr      Transformer
 	opts    Options
 	log     *slog.Logger
@@ -73,6 +74,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	}
 	s := &Server{index: ix, tr: tr, opts: opts, log: log, limit: newLimiter(opts.Workers, opts.QueueLength), now: time.Now}
 	s.signer.Store(signer)
+	s.revoked.Store(&Revocations{})
 	s.metrics = newMetrics(s)
 
 	e := echo.New()
@@ -136,6 +138,9 @@ func (s *Server) thumb(c echo.Context) error {
 	expires, err := s.signer.Load().Verify(req.Hash, req.Size.Name, req.Token, s.now())
 	if err != nil {
 		return err
+	}
+	if s.revoked.Load().Revoked(req.Hash, req.Size.Name) {
+		return errRevoked
 	}
 	orig, err := s.index.Lookup(ctx, req.Hash)
 	if err != nil {

@@ -79,3 +79,22 @@ func Parse(hash, token, size string) (Request, error) {
 func Path(hash, token, size string) string {
 	return "/t/" + hash + "/" + token + "/" + size
 }
+
+// ParseRevocation reads a revocation entry: <sha1> (every size) or
+// <sha1>/<size> (one size; an extension is ignored). size is "" for a
+// whole photo.
+func ParseRevocation(entry string) (hash, size string, err error) {
+	hash, size, hasSize := strings.Cut(strings.TrimSpace(entry), "/")
+	hash = strings.ToLower(hash)
+	if !IsHash(hash) {
+		return "", "", fmt.Errorf("%q is not a 40-hex SHA1 (want <sha1> or <sha1>/<size>)", entry)
+	}
+	if !hasSize {
+		return hash, "", nil
+	}
+	size, _, _ = strings.Cut(size, ".")
+	if _, err := transform.ParseSize(size); err != nil {
+		return "", "", fmt.Errorf("%q: unknown size %q", entry, size)
+	}
+	return hash, size, nil
+}
