@@ -135,6 +135,10 @@ func (s *Server) thumb(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if req.Token == signing.PublicToken && req.Size.Mode == transform.Original {
+		// Public mode opens thumbnails, not full-resolution originals.
+		return signing.ErrBadToken
+	}
 	expires, err := s.signer.Load().Verify(req.Hash, req.Size.Name, req.Token, s.now())
 	if err != nil {
 		return err

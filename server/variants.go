@@ -2,8 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"time"
+		"time"
 
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/storage"
@@ -154,7 +153,7 @@ const deriveFactor = 2
 // the original's real pixels.
 func (s *Server) derivable(hash string, size transform.Size) []byte {
 	c := s.opts.Caches
-	if !c.Derive || c.Memory == nil {
+	if !c.Derive || c.Memory == nil || size.Mode == transform.Original {
 		return nil
 	}
 	for _, cand := range transform.Sizes {
@@ -201,8 +200,8 @@ func photoPrismName(size transform.Size, f transform.Format) (w, h int, method, 
 		method = "right"
 	case transform.Fit:
 		method = "fit"
-	default:
-		panic(fmt.Sprintf("size mode %v", size.Mode))
+	default: // originals are never in PhotoPrism's thumbnail cache
+		return 0, 0, "", "", false
 	}
 	return size.Width, size.Height, method, "jpg", f == transform.JPEG
 }

@@ -23,6 +23,8 @@ const (
 	Right
 	// Colors squeezes the whole frame into the box, ignoring aspect ratio.
 	Colors
+	// Original is the original photo itself, minus private metadata.
+	Original
 )
 
 func (m Mode) String() string {
@@ -37,6 +39,8 @@ func (m Mode) String() string {
 		return "right"
 	case Colors:
 		return "colors"
+	case Original:
+		return "original"
 	}
 	return fmt.Sprintf("mode(%d)", int(m))
 }
@@ -70,6 +74,7 @@ var Sizes = []Size{
 	{"fit_4096", 4096, 4096, Fit},
 	{"fit_5120", 5120, 5120, Fit},
 	{"fit_7680", 7680, 4320, Fit},
+	{"original", 0, 0, Original},
 }
 
 var sizeIndex = func() map[string]int {

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/thumbd/thumbd/metastrip"
 )
 
 // Errors callers map to statuses.
@@ -156,6 +158,9 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 		return nil, fmt.Errorf("%w: no %s loader in this libvips", ErrUnsupported, vips.ImageTypes[typ])
 	}
 
+	if s.Mode == Original {
+		return t.original(src, typ)
+	}
 	img, err := t.thumbnail(src, typ, s)
 	if err != nil {
 		return nil, err
@@ -169,6 +174,60 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 		return nil, fmt.Errorf("colour: %w", err)
 	}
 	return t.encode(img, s, f)
+}
+
+// original returns the photo itself without private metadata. JPEG and
+// PNG are rewritten segment by segment, never re-encoded: the compressed
+// pixels stay byte-identical, the ICC profile stays, and a JPEG keeps its
+// orientation in a minimal EXIF block. Other formats are decoded and
+// re-encoded losslessly as PNG, upright, with their ICC profile.
+func (t *Transformer) original(src []byte, typ vips.ImageType) (*Image, error) {
+	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	defer hdr.Close()
+	w, h := hdr.Width(), hdr.Height()
+	if max := t.opts.MaxMegapixels; max > 0 && int64(w)*int64(h) > int64(max)*1_000_000 {
+		return nil, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, w, h, max)
+	}
+	switch typ {
+	case vips.ImageTypeJPEG:
+		b, err := metastrip.JPEG(src, hdr.Orientation())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		return &Image{Bytes: b, Width: w, Height: h, Format: JPEG}, nil
+	case vips.ImageTypePNG:
+		b, err := metastrip.PNG(src)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		return &Image{Bytes: b, Width: w, Height: h, Format: PNG}, nil
+	}
+	if typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF {
+		// Already upright from libheif; see thumbnail.
+		err = hdr.RemoveOrientation()
+	} else {
+		err = hdr.AutoRotate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	// Keep only what decoding needs: the ICC profile survives, EXIF, XMP
+	// and IPTC do not.
+	if err := hdr.RemoveMetadata(); err != nil {
+		return nil, fmt.Errorf("strip: %w", err)
+	}
+	buf, _, err := hdr.ExportPng(&vips.PngExportParams{Compression: 6, Filter: vips.PngFilterNone})
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode png: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	// The PNG saver writes remaining text metadata as chunks; drop them.
+	if buf, err = metastrip.PNG(buf); err != nil {
+		return nil, fmt.Errorf("strip png: %w", err)
+	}
+	return &Image{Bytes: buf, Width: hdr.Width(), Height: hdr.Height(), Format: PNG}, nil
 }
 
 // importParams fail on any decoder warning: a truncated JPEG is refused
