@@ -118,7 +118,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	limit, _ := transform.NewLimit(cfg.MaxSize)
-	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels}
+	crop, _ := transform.ParseCrop(cfg.Crop)
+	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop}
 	srv := server.New(ix, signer, transform.New(topts), server.Options{
 		Workers:        workers,
 		QueueLength:    cfg.QueueLength,
@@ -126,6 +127,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		MaxSize:        limit,
 		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
 		Caches:         caches,
+		CustomMax:      cfg.CustomMax,
 	}, log)
 	srv.SetRevocations(revoked)
 

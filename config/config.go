@@ -34,6 +34,8 @@ type Config struct {
 	JPEGQuality      int           `mapstructure:"jpeg_quality"`
 	JPEGQualitySmall int           `mapstructure:"jpeg_quality_small"`
 	MaxSize          string        `mapstructure:"max_size"`
+	CustomMax        int           `mapstructure:"custom_max"`
+	Crop             string        `mapstructure:"crop"`
 	MaxMegapixels    int           `mapstructure:"max_megapixels"`
 	MaxFileMB        int           `mapstructure:"max_file_mb"`
 	Workers          int           `mapstructure:"workers"`
@@ -235,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := transform.NewLimit(c.MaxSize); err != nil {
 		return bad("max_size", "%v", err)
+	}
+	if c.CustomMax < 0 || c.CustomMax > transform.MaxCustomEdge {
+		return bad("custom_max", "%d is outside 0..%d", c.CustomMax, transform.MaxCustomEdge)
+	}
+	if _, err := transform.ParseCrop(c.Crop); err != nil {
+		return bad("crop", "%v", err)
 	}
 	if c.MaxMegapixels < 0 {
 		return bad("max_megapixels", "%d is negative", c.MaxMegapixels)

@@ -18,6 +18,8 @@ var (
 	errOverloaded = errors.New("overloaded")
 	// errRevoked: the photo (or this size of it) is on the revoked list.
 	errRevoked = errors.New("revoked")
+	// errCustomTooLarge: a custom size beyond custom_max.
+	errCustomTooLarge = errors.New("custom size beyond the configured maximum")
 )
 
 // failure is the one place errors become statuses. Bodies are short, fixed
@@ -31,6 +33,8 @@ func failure(err error) (status int, body string) {
 		return http.StatusBadRequest, "malformed URL"
 	case errors.Is(err, transform.ErrUnknownSize):
 		return http.StatusBadRequest, "unknown size"
+	case errors.Is(err, errCustomTooLarge):
+		return http.StatusBadRequest, "size too large"
 	case errors.Is(err, signing.ErrExpired):
 		return http.StatusForbidden, "link expired"
 	case errors.Is(err, signing.ErrBadToken):

@@ -41,6 +41,8 @@ type Options struct {
 	// Fingerprint identifies the transform settings in ETags.
 	Fingerprint string
 	Caches      Caches
+	// CustomMax is the largest edge of a custom size; 0 refuses them all.
+	CustomMax int
 }
 
 // Server serves /t/:hash/:token/:size.
@@ -135,8 +137,12 @@ func (s *Server) thumb(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if req.Token == signing.PublicToken && req.Size.Mode == transform.Original {
-		// Public mode opens thumbnails, not full-resolution originals.
+	if req.Size.Custom && max(req.Size.Width, req.Size.Height) > s.opts.CustomMax {
+		return errCustomTooLarge
+	}
+	if req.Token == signing.PublicToken && (req.Size.Mode == transform.Original || req.Size.Custom) {
+		// Public mode opens the named thumbnails only: not full-resolution
+		// originals, and not arbitrary sizes that would multiply the work.
 		return signing.ErrBadToken
 	}
 	expires, err := s.signer.Load().Verify(req.Hash, req.Size.Name, req.Token, s.now())

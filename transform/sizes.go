@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // ErrUnknownSize means the size segment names no variant thumbd can make.
@@ -25,6 +26,9 @@ const (
 	Colors
 	// Original is the original photo itself, minus private metadata.
 	Original
+	// Screen fits the box turned to match the photo: the largest image that
+	// fits a W x H screen held either way (a phone that can rotate).
+	Screen
 )
 
 func (m Mode) String() string {
@@ -41,6 +45,8 @@ func (m Mode) String() string {
 		return "colors"
 	case Original:
 		return "original"
+	case Screen:
+		return "screen"
 	}
 	return fmt.Sprintf("mode(%d)", int(m))
 }
@@ -51,30 +57,33 @@ type Size struct {
 	Width  int
 	Height int
 	Mode   Mode
+	// Custom sizes (fit_<W>x<H>, tile_<N>, screen_<W>x<H>) are not in the
+	// table; they need a signed link and stay under a configured maximum.
+	Custom bool
 }
 
 // Sizes are PhotoPrism's thumbnail names and boxes, so its clients carry over.
 // Fit sizes are listed smallest first; MaxSize clamping relies on that order.
 var Sizes = []Size{
-	{"colors", 3, 3, Colors},
-	{"tile_50", 50, 50, Tile},
-	{"tile_100", 100, 100, Tile},
-	{"tile_224", 224, 224, Tile},
-	{"left_224", 224, 224, Left},
-	{"right_224", 224, 224, Right},
-	{"tile_500", 500, 500, Tile},
-	{"tile_1080", 1080, 1080, Tile},
-	{"fit_720", 720, 720, Fit},
-	{"fit_1280", 1280, 1024, Fit},
-	{"fit_1600", 1600, 900, Fit},
-	{"fit_1920", 1920, 1200, Fit},
-	{"fit_2048", 2048, 2048, Fit},
-	{"fit_2560", 2560, 1600, Fit},
-	{"fit_3840", 3840, 2400, Fit},
-	{"fit_4096", 4096, 4096, Fit},
-	{"fit_5120", 5120, 5120, Fit},
-	{"fit_7680", 7680, 4320, Fit},
-	{"original", 0, 0, Original},
+	{Name: "colors", Width: 3, Height: 3, Mode: Colors},
+	{Name: "tile_50", Width: 50, Height: 50, Mode: Tile},
+	{Name: "tile_100", Width: 100, Height: 100, Mode: Tile},
+	{Name: "tile_224", Width: 224, Height: 224, Mode: Tile},
+	{Name: "left_224", Width: 224, Height: 224, Mode: Left},
+	{Name: "right_224", Width: 224, Height: 224, Mode: Right},
+	{Name: "tile_500", Width: 500, Height: 500, Mode: Tile},
+	{Name: "tile_1080", Width: 1080, Height: 1080, Mode: Tile},
+	{Name: "fit_720", Width: 720, Height: 720, Mode: Fit},
+	{Name: "fit_1280", Width: 1280, Height: 1024, Mode: Fit},
+	{Name: "fit_1600", Width: 1600, Height: 900, Mode: Fit},
+	{Name: "fit_1920", Width: 1920, Height: 1200, Mode: Fit},
+	{Name: "fit_2048", Width: 2048, Height: 2048, Mode: Fit},
+	{Name: "fit_2560", Width: 2560, Height: 1600, Mode: Fit},
+	{Name: "fit_3840", Width: 3840, Height: 2400, Mode: Fit},
+	{Name: "fit_4096", Width: 4096, Height: 4096, Mode: Fit},
+	{Name: "fit_5120", Width: 5120, Height: 5120, Mode: Fit},
+	{Name: "fit_7680", Width: 7680, Height: 4320, Mode: Fit},
+	{Name: "original", Width: 0, Height: 0, Mode: Original},
 }
 
 var sizeIndex = func() map[string]int {
@@ -85,13 +94,56 @@ var sizeIndex = func() map[string]int {
 	return m
 }()
 
-// ParseSize looks a size up by name.
+// MaxCustomEdge bounds custom sizes before any configured maximum applies.
+const MaxCustomEdge = 16384
+
+// ParseSize looks a size up by name, or parses a custom size. Custom names
+// must be canonical (no leading zeros), so one variant has one name.
 func ParseSize(name string) (Size, error) {
-	i, ok := sizeIndex[name]
-	if !ok {
-		return Size{}, fmt.Errorf("%w: %.40q", ErrUnknownSize, name)
+	if i, ok := sizeIndex[name]; ok {
+		return Sizes[i], nil
 	}
-	return Sizes[i], nil
+	bad := fmt.Errorf("%w: %.40q", ErrUnknownSize, name)
+	prefix, dims, ok := strings.Cut(name, "_")
+	if !ok {
+		return Size{}, bad
+	}
+	switch prefix {
+	case "tile":
+		n, ok := dimension(dims)
+		if !ok {
+			return Size{}, bad
+		}
+		return Size{Name: name, Width: n, Height: n, Mode: Tile, Custom: true}, nil
+	case "fit", "screen":
+		ws, hs, ok := strings.Cut(dims, "x")
+		w, okw := dimension(ws)
+		h, okh := dimension(hs)
+		if !ok || !okw || !okh {
+			return Size{}, bad
+		}
+		mode := Fit
+		if prefix == "screen" {
+			mode = Screen
+		}
+		return Size{Name: name, Width: w, Height: h, Mode: mode, Custom: true}, nil
+	}
+	return Size{}, bad
+}
+
+// dimension parses a canonical positive edge length.
+func dimension(s string) (int, bool) {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n <= MaxCustomEdge
 }
 
 // SizeNames lists every named size in table order.
@@ -123,9 +175,10 @@ func NewLimit(maxName string) (Limit, error) {
 	return Limit{max: i}, nil
 }
 
-// Clamp returns s, or the cap when s is a fit size larger than the cap.
+// Clamp returns s, or the cap when s is a named fit size larger than the
+// cap. (Custom sizes are checked against their own maximum instead.)
 func (l Limit) Clamp(s Size) Size {
-	if l.max == 0 || s.Mode != Fit {
+	if l.max == 0 || s.Mode != Fit || s.Custom {
 		return s
 	}
 	if i := sizeIndex[s.Name]; i > l.max {
