@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-		"time"
+	"time"
 
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/storage"
