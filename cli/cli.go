@@ -32,7 +32,9 @@ type Env struct {
 
 const usage = `usage:
   thumbd serve [--config FILE] [--dev] [--listen ADDR] [--originals DIR]
-  thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339] PATH|HASH ...
+  thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339]
+               [--format url|html|markdown|json] [--alt TEXT] PATH|HASH ...
+  thumbd links [--config FILE] [--dev] [--size SIZE ...] [--base URL] [--expires D] [--format json|csv] [DIR|GLOB ...]
   thumbd health [--url URL]
   thumbd version
 `
@@ -49,6 +51,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		err = serve(ctx, env, args[1:])
 	case "sign":
 		err = sign(env, args[1:])
+	case "links":
+		err = linksCmd(ctx, env, args[1:])
 	case "health":
 		err = health(env, args[1:])
 	case "version", "--version", "-v":

@@ -1,64 +1,143 @@
 package cli
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/thumbd/thumbd/links"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
 )
 
+// linkFlags are shared by sign and links.
+type linkFlags struct {
+	sizes   *[]string
+	base    *string
+	expires *string
+	format  *string
+}
+
+func addLinkFlags(fs *pflag.FlagSet, formats string) linkFlags {
+	return linkFlags{
+		sizes:   fs.StringArray("size", nil, "size (repeatable): a name ("+strings.Join(transform.SizeNames(), ", ")+"), fit_<W>x<H>, tile_<N> or screen_<W>x<H>, optionally with .jpg/.png/.webp/.avif"),
+		base:    fs.String("base", "", "prefix for the URLs, e.g. https://img.example.com"),
+		expires: fs.String("expires", "", "link lifetime (90s, 12h, 30d) or RFC 3339 time; default never"),
+		format:  fs.String("format", "", "output: "+formats),
+	}
+}
+
+// minter validates sizes and builds the Minter from the flags.
+func (lf linkFlags) minter(keys []string, public bool) (links.Minter, error) {
+	for _, sz := range *lf.sizes {
+		if _, err := thumburl.Parse(strings.Repeat("0", 40), "x", sz); err != nil {
+			return links.Minter{}, fmt.Errorf("--size %q: unknown size (a name such as tile_500 or fit_1920, or fit_<W>x<H>, tile_<N>, screen_<W>x<H>)", sz)
+		}
+	}
+	exp, err := parseExpiry(*lf.expires, time.Now())
+	if err != nil {
+		return links.Minter{}, err
+	}
+	signer, err := signing.New(keys, public)
+	if err != nil {
+		return links.Minter{}, fmt.Errorf("config: %w", err)
+	}
+	return links.Minter{Signer: signer, Base: *lf.base, Expires: exp}, nil
+}
+
 func sign(env Env, args []string) error {
 	fs := pflag.NewFlagSet("sign", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	sizes := fs.StringArray("size", nil, "size to sign (repeatable): "+strings.Join(transform.SizeNames(), ", "))
-	base := fs.String("base", "", "prefix for the printed paths, e.g. https://img.example.com")
-	expires := fs.String("expires", "", "link lifetime (90s, 12h, 30d) or RFC 3339 time; default never")
+	lf := addLinkFlags(fs, "url (default), html, markdown, json")
+	alt := fs.String("alt", "", "alt text for html/markdown (default: from the file name)")
 	cfg, _, err := loadConfig(env, fs, args)
 	if err != nil {
 		return err
 	}
-	if len(*sizes) == 0 {
-		return fmt.Errorf("sign: give at least one --size")
+	format := *lf.format
+	if format == "" {
+		format = "url"
+	}
+	switch format {
+	case "url", "html", "markdown", "json":
+	default:
+		return fmt.Errorf("sign: --format %q: want url, html, markdown or json", format)
+	}
+	if len(*lf.sizes) == 0 {
+		if format != "html" {
+			return fmt.Errorf("sign: give at least one --size")
+		}
+		*lf.sizes = []string{"fit_720", "fit_1280", "fit_1920"}
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("sign: give at least one PATH or HASH")
 	}
-	for _, sz := range *sizes {
-		if _, err := thumburl.Parse(strings.Repeat("0", 40), "x", sz); err != nil {
-			return fmt.Errorf("sign: --size %q: unknown size (one of %s)", sz, strings.Join(transform.SizeNames(), ", "))
-		}
-	}
-	exp, err := parseExpiry(*expires, time.Now())
+	m, err := lf.minter(cfg.Keys, cfg.Public)
 	if err != nil {
-		return err
+		return fmt.Errorf("sign: %w", err)
 	}
-	signer, err := signing.New(cfg.Keys, cfg.Public)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
+	// Sizes in html/json need the photo's dimensions: read its header.
+	probe := format == "html" || format == "json"
+	if probe {
+		transform.Startup(1, slog.New(slog.DiscardHandler))
 	}
-	prefix := strings.TrimRight(*base, "/")
+	var entries []links.Entry
 	for _, arg := range fs.Args() {
-		hash := strings.ToLower(arg)
-		if !thumburl.IsHash(hash) {
-			if hash, err = storage.HashPath(cfg.Originals, arg); err != nil {
-				return fmt.Errorf("sign: %w", err)
-			}
+		p, err := photoFor(cfg.Originals, arg, probe)
+		if err != nil {
+			return fmt.Errorf("sign: %w", err)
 		}
-		for _, sz := range *sizes {
-			// The token covers the size name; an extension only picks the format.
-			name, _, _ := strings.Cut(sz, ".")
-			tok, err := signer.Sign(hash, name, exp)
-			if err != nil {
-				return fmt.Errorf("sign: %w", err)
-			}
-			fmt.Fprintln(env.Stdout, prefix+thumburl.Path(hash, tok, sz))
+		ls, err := m.Mint(p, *lf.sizes)
+		if err != nil {
+			return fmt.Errorf("sign: %w", err)
 		}
+		a := *alt
+		if a == "" {
+			a = links.Alt(p)
+		}
+		switch format {
+		case "url":
+			for _, l := range ls {
+				fmt.Fprintln(env.Stdout, l.URL)
+			}
+		case "html":
+			fmt.Fprintln(env.Stdout, links.HTML(p, ls, a))
+		case "markdown":
+			fmt.Fprintln(env.Stdout, links.Markdown(ls, a))
+		case "json":
+			entries = append(entries, links.Entry{Photo: p, Links: ls})
+		}
+	}
+	if format == "json" {
+		return links.WriteJSON(env.Stdout, entries)
 	}
 	return nil
 }
+
+// photoFor resolves a PATH (inside the originals folder) or a HASH (signed
+// as given; no file needed) to a Photo, reading the header if asked.
+func photoFor(originals, arg string, probe bool) (links.Photo, error) {
+	if h := strings.ToLower(arg); thumburl.IsHash(h) {
+		return links.Photo{Hash: h}, nil
+	}
+	rel, b, err := storage.ReadPath(originals, arg)
+	if err != nil {
+		return links.Photo{}, err
+	}
+	sum := sha1.Sum(b)
+	p := links.Photo{Path: rel, Hash: hex.EncodeToString(sum[:])}
+	if probe {
+		if info, err := transform.Probe(b); err == nil {
+			p.Width, p.Height, p.Taken = info.Width, info.Height, links.TakenString(info.Taken)
+		}
+	}
+	return p, nil
+}
+

@@ -327,28 +327,56 @@ func (ix *Index) forget(o Original) {
 	ix.log.Warn("index: original changed or removed; dropped", "hash", o.Hash, "path", o.Path)
 }
 
-// HashPath hashes one file inside dir (absolute, or relative to dir) without
-// scanning the folder; the sign command uses it.
-func HashPath(dir, p string) (string, error) {
+// ReadPath reads one file inside dir (p absolute, or relative to dir)
+// through an os.Root, without scanning the folder; the sign command uses
+// it. It returns the path relative to dir and the bytes.
+func ReadPath(dir, p string) (string, []byte, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	rel := p
 	if filepath.IsAbs(p) {
 		rel, err = filepath.Rel(absDir, p)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return "", fmt.Errorf("%s is not inside the originals folder %s", p, absDir)
+			return "", nil, fmt.Errorf("%s is not inside the originals folder %s", p, absDir)
 		}
 	}
 	ix, err := Open(absDir, 0, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer ix.Close()
-	o, err := ix.hashFile(filepath.ToSlash(rel))
+	rel = filepath.ToSlash(filepath.Clean(rel))
+	f, err := ix.openRegular(rel)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", p, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return rel, b, nil
+}
+
+// HashPath hashes one file inside dir (see ReadPath).
+func HashPath(dir, p string) (string, error) {
+	_, b, err := ReadPath(dir, p)
 	if err != nil {
 		return "", err
 	}
-	return o.Hash, nil
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// ReadOriginal reads an indexed original's bytes as they are on disk now
+// (for tools; the server uses Read, which also re-checks the hash).
+func (ix *Index) ReadOriginal(o Original) ([]byte, error) {
+	f, err := ix.openRegular(o.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

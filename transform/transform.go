@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
 
@@ -518,4 +519,53 @@ func MemStats() (mem, high int64) {
 	var st vips.MemoryStats
 	vips.ReadVipsMemStats(&st)
 	return st.Mem, st.MemHigh
+}
+
+// Info is what link tooling needs to know about an original.
+type Info struct {
+	Width, Height int       // upright
+	Taken         time.Time // EXIF DateTimeOriginal, zero if absent
+}
+
+// Probe reads an original's header (no pixel decoding): upright size and
+// when it was taken.
+func Probe(src []byte) (Info, error) {
+	typ := vips.DetermineImageType(src)
+	if typ == vips.ImageTypeUnknown || !vips.IsTypeSupported(typ) {
+		return Info{}, ErrUnsupported
+	}
+	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+	if err != nil {
+		return Info{}, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	defer hdr.Close()
+	info := Info{Width: hdr.Width(), Height: hdr.Height()}
+	if o := hdr.Orientation(); o >= 5 && o <= 8 && typ != vips.ImageTypeHEIF && typ != vips.ImageTypeAVIF {
+		info.Width, info.Height = info.Height, info.Width
+	}
+	// libvips renders EXIF strings as "2018:09:18 15:01:24 (2018:09:18 ..., ASCII, ...)".
+	if v := hdr.GetString("exif-ifd2-DateTimeOriginal"); len(v) >= 19 {
+		if t, err := time.Parse("2006:01:02 15:04:05", v[:19]); err == nil {
+			info.Taken = t
+		}
+	}
+	return info, nil
+}
+
+// OutputSize is the size variant s of a w x h (upright) original will have.
+// Custom, screen and crop modes included; 0x0 if unknown.
+func OutputSize(s Size, w, h int) (int, int) {
+	if w <= 0 || h <= 0 {
+		return 0, 0
+	}
+	switch s.Mode {
+	case Original:
+		return w, h
+	case Tile, Left, Right, Colors:
+		return s.Width, s.Height
+	case Screen:
+		s = screenBox(s, w, h, 1, vips.ImageTypeJPEG)
+	}
+	f := min(float64(s.Width)/float64(w), float64(s.Height)/float64(h), 1)
+	return max(1, int(float64(w)*f+0.5)), max(1, int(float64(h)*f+0.5))
 }
