@@ -140,4 +140,3 @@ func photoFor(originals, arg string, probe bool) (links.Photo, error) {
 	}
 	return p, nil
 }
-

@@ -24,10 +24,10 @@ import (
 
 // Photo is one original as the link tools see it.
 type Photo struct {
-	Path   string    `json:"path,omitempty"` // relative to the originals folder
-	Hash   string    `json:"hash"`
-	Width  int       `json:"width,omitempty"` // upright; 0 if unknown
-	Height int       `json:"height,omitempty"`
+	Path   string `json:"path,omitempty"` // relative to the originals folder
+	Hash   string `json:"hash"`
+	Width  int    `json:"width,omitempty"` // upright; 0 if unknown
+	Height int    `json:"height,omitempty"`
 	// Taken is EXIF DateTimeOriginal as written by the camera: local time,
 	// no zone (ISO 8601, "2006-01-02T15:04:05"); "" if unknown.
 	Taken string `json:"taken,omitempty"`
