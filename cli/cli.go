@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,8 +110,13 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 
 func parseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err := time.ParseDuration(n + "h")
-		return d * 24, err
+		// Days only as a plain number ("30d", "1.5d"); mixed units such as
+		// "1h30d" are ambiguous and refused.
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil || days <= 0 || days > 36500 || strings.ContainsAny(n, "eE+-") {
+			return 0, fmt.Errorf("bad day count %q", s)
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
 	}
 	return time.ParseDuration(s)
 }

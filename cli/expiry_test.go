@@ -33,6 +33,9 @@ func TestParseExpiry(t *testing.T) {
 		{"d", time.Time{}, true},
 		{"30", time.Time{}, true},
 		{"30 d", time.Time{}, true},
+		{"1h30d", time.Time{}, true}, // mixed units are ambiguous
+		{"90m1d", time.Time{}, true},
+		{"1e2d", time.Time{}, true},
 		{"2030-07-01", time.Time{}, true},
 	} {
 		t.Run(tc.in, func(t *testing.T) {

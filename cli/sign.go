@@ -131,6 +131,9 @@ func photoFor(originals, arg string, probe bool) (links.Photo, error) {
 	if err != nil {
 		return links.Photo{}, err
 	}
+	if !storage.Indexed(rel) {
+		return links.Photo{}, fmt.Errorf("%s: not a file thumbd serves (image extensions only, nothing hidden)", arg)
+	}
 	sum := sha1.Sum(b)
 	p := links.Photo{Path: rel, Hash: hex.EncodeToString(sum[:])}
 	if probe {

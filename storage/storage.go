@@ -59,6 +59,17 @@ func IsImageName(name string) bool {
 	return imageExts[strings.ToLower(filepath.Ext(name))]
 }
 
+// Indexed reports whether a relative path is one a scan would index: an
+// image extension and no hidden file or folder on the way.
+func Indexed(rel string) bool {
+	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
+		if strings.HasPrefix(part, ".") && part != "." {
+			return false
+		}
+	}
+	return IsImageName(rel)
+}
+
 // Index maps hashes to originals.
 type Index struct {
 	dir         string
@@ -290,8 +301,12 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 		return nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
 	}
 	ix.mu.Lock()
-	o.ModTime, o.Size = fi.ModTime(), fi.Size()
-	ix.byHash[o.Hash] = o
+	// Only refresh the entry this read came from; a rescan may have moved
+	// the hash to another (lexically first) path meanwhile.
+	if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
+		o.ModTime, o.Size = fi.ModTime(), fi.Size()
+		ix.byHash[o.Hash] = o
+	}
 	ix.mu.Unlock()
 	return buf, nil
 }

@@ -175,8 +175,10 @@ func NewLimit(maxName string) (Limit, error) {
 	return Limit{max: i}, nil
 }
 
-// Clamp returns s, or the cap when s is a named fit size larger than the
-// cap. (Custom sizes are checked against their own maximum instead.)
+// Clamp returns s, or the cap when s is a named fit size with a longer
+// longest edge than the cap's (the table's fit sizes grow in longest edge,
+// so table order decides). The result is never the original. Custom sizes
+// are checked against their own maximum instead.
 func (l Limit) Clamp(s Size) Size {
 	if l.max == 0 || s.Mode != Fit || s.Custom {
 		return s

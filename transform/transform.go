@@ -481,7 +481,9 @@ func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, erro
 	case WebP:
 		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: t.opts.JPEGQuality, ReductionEffort: 4})
 	case AVIF:
-		buf, _, err = img.ExportAvif(&vips.AvifExportParams{StripMetadata: true, Quality: t.opts.JPEGQuality - 23, Effort: 2})
+		// govips applies Effort only with a Bitdepth set; AVIF at q-23 looks
+		// like JPEG at q (a common rule of thumb), never below 1.
+		buf, _, err = img.ExportAvif(&vips.AvifExportParams{StripMetadata: true, Quality: max(1, t.opts.JPEGQuality-23), Effort: 2, Bitdepth: 8})
 	default:
 		q := t.opts.JPEGQuality
 		if small {
