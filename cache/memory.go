@@ -15,6 +15,9 @@ type Entry struct {
 	Width  int
 	Height int
 	Source string // where the bytes came from; part of the ETag
+	// Ext is the real encoding ("jpg", "png", ...), which for colors and
+	// originals is not always what the URL asked for.
+	Ext string
 }
 
 // Stats are cumulative counters and the current size.

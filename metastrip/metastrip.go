@@ -14,12 +14,10 @@ import (
 // ErrMalformed: the file's structure cannot be walked safely.
 var ErrMalformed = errors.New("malformed image structure")
 
-// JPEG returns b without APP1 (EXIF, XMP), APP13 (IPTC), COM and the other
-// application segments except APP0 (JFIF), APP2 (ICC profile) and APP14
-// (Adobe colour transform, needed to decode CMYK/YCCK right). If orientation
-// is 2..8 a minimal EXIF segment carrying only that tag is written after
-// SOI. Everything from the first SOS on (the entropy-coded scans) is copied
-// byte for byte.
+// JPEG returns b without private metadata (see keepSegment) and without
+// anything after its end-of-image marker. If orientation is 2..8 a minimal
+// EXIF segment carrying only that tag is written after SOI. The
+// entropy-coded scan data is copied byte for byte.
 func JPEG(b []byte, orientation int) ([]byte, error) {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
 		return nil, ErrMalformed
@@ -47,6 +45,8 @@ func JPEG(b []byte, orientation int) ([]byte, error) {
 			continue // standalone markers carry no length
 		}
 		if m == 0xD9 {
+			// End of image. Whatever follows (an appended JPEG with its own
+			// EXIF, MPF images, vendor trailers) is dropped.
 			return append(out, 0xFF, 0xD9), nil
 		}
 		if i+2 > len(b) {
@@ -56,24 +56,43 @@ func JPEG(b []byte, orientation int) ([]byte, error) {
 		if n < 2 || i+n > len(b) {
 			return nil, ErrMalformed
 		}
-		seg := b[i-2 : i+n]
-		if m == 0xDA {
-			// Start of scan: the rest is image data and later segments
-			// (DHT/SOS of progressive scans), copied verbatim.
-			return append(out, b[i-2:]...), nil
-		}
-		keep := true
-		switch {
-		case m == 0xE1, m == 0xED, m == 0xFE: // EXIF/XMP, IPTC, comment
-			keep = false
-		case m >= 0xE3 && m <= 0xEF && m != 0xEE: // other APPn but Adobe (APP14)
-			keep = false
-		}
-		if keep {
-			out = append(out, seg...)
+		if keepSegment(m, b[i+2:i+n]) {
+			out = append(out, b[i-2:i+n]...)
 		}
 		i += n
+		if m == 0xDA {
+			// Entropy-coded data follows the scan header, byte for byte,
+			// up to the next marker: 0xFF is either stuffed (FF 00), a
+			// restart marker (FF D0-D7), fill (FF FF) or a real marker.
+			start := i
+			for {
+				if i+1 >= len(b) {
+					return nil, ErrMalformed
+				}
+				if b[i] == 0xFF && b[i+1] != 0x00 && !(b[i+1] >= 0xD0 && b[i+1] <= 0xD7) && b[i+1] != 0xFF {
+					break
+				}
+				i++
+			}
+			out = append(out, b[start:i]...)
+		}
 	}
+}
+
+// keepSegment keeps what decoding needs: frame and scan headers, tables,
+// JFIF (APP0), the ICC profile (APP2 "ICC_PROFILE") and Adobe (APP14, the
+// colour transform of CMYK/YCCK files). EXIF and XMP (APP1), MPF and other
+// APP2 payloads, IPTC (APP13), comments and other application segments go.
+func keepSegment(m byte, payload []byte) bool {
+	switch {
+	case m == 0xE0, m == 0xEE:
+		return true
+	case m == 0xE2:
+		return bytes.HasPrefix(payload, []byte("ICC_PROFILE\x00"))
+	case m >= 0xE1 && m <= 0xEF, m == 0xFE:
+		return false
+	}
+	return true
 }
 
 // exifOrientation builds an APP1 segment: "Exif\0\0" + a big-endian TIFF

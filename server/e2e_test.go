@@ -1145,15 +1145,6 @@ func TestE2ETokensNeverLogged(t *testing.T) {
 	}
 }
 
-// knownBug skips the subtests that demonstrate known product bugs (they
-// fail until the bug is fixed): THUMBD_E2E_BUGS=1 go test ./server/
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("THUMBD_E2E_BUGS") == "" {
-		t.Skip("BUG: " + what + " (run with THUMBD_E2E_BUGS=1 to see it fail)")
-	}
-}
-
 // The service with its result caches on, as `thumbd serve` runs it: a hit
 // answers exactly what the miss answered, without a libvips job.
 func TestE2EMemoryCache(t *testing.T) {
@@ -1215,7 +1206,6 @@ func TestE2EMemoryCache(t *testing.T) {
 		{"rgb.tiff", "original"}, // TIFF -> PNG bytes under the .jpg key
 	} {
 		t.Run(c.rel+"/"+c.size, func(t *testing.T) {
-			knownBug(t, "server/variants.go: a cache hit labels the bytes with the requested format's Content-Type, but colors is always PNG and original is PNG for non-JPEG sources")
 			check(t, c.rel, c.size)
 		})
 	}
@@ -1280,7 +1270,6 @@ func TestE2EDerivedVariants(t *testing.T) {
 	// Transparency must not depend on what happens to be cached: a PNG
 	// variant derived from a (flattened) JPEG fit variant loses its alpha.
 	t.Run("alpha survives derive", func(t *testing.T) {
-		knownBug(t, "server/variants.go derivable: PNG/WebP/AVIF outputs are derived from flattened JPEG fit variants, so transparent originals turn opaque white once a fit_* JPEG is cached")
 		dice := hashOf(t, "dice.png")
 		if r := get(t, thumbURL(base, dice, sign(t, sg, dice, "fit_2048", time.Time{}), "fit_2048")); r.Status != 200 {
 			t.Fatalf("status %d", r.Status)
@@ -1333,7 +1322,6 @@ func TestE2EDiskCache(t *testing.T) {
 	})
 
 	t.Run("colors.jpg is cached", func(t *testing.T) {
-		knownBug(t, "cache/disk.go Get + server/variants.go: colors.jpg is stored as PNG bytes under a .jpg key, fails cache.Complete(\"jpg\"), is deleted and re-rendered on every request")
 		tr3 := newCounting(false)
 		base3 := withDisk(tr3, topts.Fingerprint())
 		for i := 0; i < 3; i++ {
@@ -1347,7 +1335,6 @@ func TestE2EDiskCache(t *testing.T) {
 	})
 
 	t.Run("new settings do not serve old bytes", func(t *testing.T) {
-		knownBug(t, "cache/disk.go keys (<hash>_<size>.<ext>) ignore the transform fingerprint: after a quality or PipelineVersion change the old bytes are served under the new ETag")
 		q60 := transform.Options{JPEGQuality: 60, JPEGQualitySmall: 60, MaxMegapixels: 100}
 		tr4 := &countingTransformer{inner: transform.New(q60), entered: make(chan struct{}, 64)}
 		base4 := withDisk(tr4, q60.Fingerprint())
@@ -1640,7 +1627,6 @@ func TestE2EOriginalTrailingData(t *testing.T) {
 		t.Fatalf("original: status %d", r.Status)
 	}
 	if strings.Contains(string(r.Body), "Exif\x00\x00") || strings.Contains(string(r.Body), "iPhone") {
-		knownBug(t, "metastrip/metastrip.go JPEG copies everything after the first SOS verbatim, including data after EOI (an appended JPEG with its Exif/GPS, MPF, vendor trailers)")
 		t.Errorf("original passes on the appended picture's Exif (camera make, GPS): %d bytes out of %d in", len(r.Body), len(mpf))
 	}
 }

@@ -58,6 +58,7 @@ type Server struct {
 	flight  singleflight.Group
 	now     func() time.Time
 	metrics *metrics
+	fp8     string // short settings fingerprint for disk cache names
 	ready   atomic.Bool
 	Started atomic.Int64 // libvips jobs started; tests read it
 }
@@ -78,6 +79,8 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	s.signer.Store(signer)
 	s.revoked.Store(&Revocations{})
 	s.metrics = newMetrics(s)
+	fp := sha256.Sum256([]byte(opts.Fingerprint))
+	s.fp8 = hex.EncodeToString(fp[:4])
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -30,9 +30,25 @@ const (
 	outcomeShared     = "shared"
 )
 
-// variantKey names a variant in every tier: <hash>_<size>.<ext>.
+// variantKey names a variant in the memory tier: <hash>_<size>.<ext>,
+// where ext is the requested format.
 func variantKey(hash string, size transform.Size, f transform.Format) string {
 	return hash + "_" + size.Name + "." + f.Ext()
+}
+
+// diskKey names a variant on disk. The settings fingerprint is part of it,
+// so a quality or pipeline change never serves old bytes under a new ETag.
+func (s *Server) diskKey(hash string, size transform.Size, f transform.Format) string {
+	return hash + "_" + size.Name + "_" + s.fp8 + "." + f.Ext()
+}
+
+// fromEntry rebuilds an image from a memory entry, with its real format.
+func fromEntry(e cache.Entry, requested transform.Format) *transform.Image {
+	f, ok := transform.FormatFromExt(e.Ext)
+	if !ok {
+		f = requested
+	}
+	return &transform.Image{Bytes: e.Body, Width: e.Width, Height: e.Height, Format: f, Source: e.Source}
 }
 
 // variant returns the encoded variant from the cheapest place that has it.
@@ -41,11 +57,14 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 	c := s.opts.Caches
 	if c.Memory != nil {
 		if e, ok := c.Memory.Get(key); ok {
-			return &transform.Image{Bytes: e.Body, Width: e.Width, Height: e.Height, Format: f, Source: e.Source}, outcomeHit, nil
+			return fromEntry(e, f), outcomeHit, nil
 		}
 	}
-	if c.Disk != nil {
-		if b, ok := c.Disk.Get(key); ok {
+	// The disk and PhotoPrism tiers hold files whose format is their
+	// extension; originals (format known only from the file) skip them.
+	onDisk := size.Mode != transform.Original
+	if c.Disk != nil && onDisk {
+		if b, ok := c.Disk.Get(s.diskKey(orig.Hash, size, f)); ok {
 			img := &transform.Image{Bytes: b, Format: f}
 			s.remember(key, img)
 			return img, outcomeDisk, nil
@@ -75,7 +94,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 			return nil, err
 		}
 		defer release()
-		src, outcome, source := s.derivable(orig.Hash, size), outcomeDerived, SourceDerived
+		src, outcome, source := s.derivable(orig.Hash, size, f), outcomeDerived, SourceDerived
 		if src == nil {
 			source = SourceOriginal
 			if src, err = s.index.Read(jctx, orig); err != nil {
@@ -92,10 +111,10 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		s.metrics.transform.WithLabelValues(size.Name, f.Ext()).Observe(time.Since(t0).Seconds())
 		img.Source = source
 		s.remember(key, img)
-		if c.Disk != nil && source == SourceOriginal {
+		if c.Disk != nil && onDisk && source == SourceOriginal && img.Format == f {
 			// Only renders from the original go to disk: the disk tier keeps
 			// no record of the source, and the ETag must match the bytes.
-			c.Disk.Put(key, img.Bytes)
+			c.Disk.Put(s.diskKey(orig.Hash, size, f), img.Bytes)
 		}
 		return result{img, outcome}, nil
 	})
@@ -117,7 +136,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 // remember keeps a variant in the memory tier.
 func (s *Server) remember(key string, img *transform.Image) {
 	if m := s.opts.Caches.Memory; m != nil {
-		m.Put(key, cache.Entry{Body: img.Bytes, Width: img.Width, Height: img.Height, Source: img.Source})
+		m.Put(key, cache.Entry{Body: img.Bytes, Width: img.Width, Height: img.Height, Source: img.Source, Ext: img.Format.Ext()})
 	}
 }
 
@@ -151,9 +170,11 @@ const deriveFactor = 2
 // upright and in sRGB, so the pipeline treats them like any original; a
 // variant smaller than needed is never used, so nothing is upscaled past
 // the original's real pixels.
-func (s *Server) derivable(hash string, size transform.Size) []byte {
+func (s *Server) derivable(hash string, size transform.Size, f transform.Format) []byte {
 	c := s.opts.Caches
-	if !c.Derive || c.Memory == nil || size.Mode == transform.Original {
+	// Fit variants are flattened JPEGs: only JPEG outputs, which are
+	// flattened anyway, may come from them (a PNG tile keeps its alpha).
+	if !c.Derive || c.Memory == nil || f != transform.JPEG || size.Mode == transform.Original || size.Mode == transform.Colors {
 		return nil
 	}
 	for _, cand := range transform.Sizes {
@@ -161,7 +182,7 @@ func (s *Server) derivable(hash string, size transform.Size) []byte {
 			continue
 		}
 		e, ok := c.Memory.Peek(variantKey(hash, cand, transform.JPEG))
-		if !ok || e.Width == 0 || e.Height == 0 {
+		if !ok || e.Width == 0 || e.Height == 0 || e.Ext != "jpg" {
 			continue
 		}
 		if enough(e.Width, e.Height, cand, size) {

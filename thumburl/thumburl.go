@@ -69,7 +69,9 @@ func Parse(hash, token, size string) (Request, error) {
 		return Request{}, err
 	}
 	r.Size = s
-	if s.Mode == transform.Colors && !r.Explicit {
+	if s.Mode == transform.Colors {
+		// colors is 3x3 PNG whatever the extension says (PhotoPrism's rule);
+		// deciding it here keeps cache keys and Content-Type truthful.
 		r.Format = transform.PNG
 	}
 	return r, nil

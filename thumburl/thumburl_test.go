@@ -49,8 +49,8 @@ func TestParseAllSizesAndExtensions(t *testing.T) {
 					t.Errorf("Size = %+v; want %+v", r.Size, want)
 				}
 				wantFormat := e.format
-				if name == "colors" && !e.explicit {
-					wantFormat = transform.PNG // colors defaults to PNG
+				if name == "colors" {
+					wantFormat = transform.PNG // colors is always PNG
 				}
 				if r.Format != wantFormat {
 					t.Errorf("Format = %v; want %v", r.Format, wantFormat)
@@ -71,7 +71,7 @@ func TestParseColorsFormat(t *testing.T) {
 	}{
 		{"colors", transform.PNG, false},
 		{"colors.png", transform.PNG, true},
-		{"colors.jpg", transform.JPEG, true},
+		{"colors.jpg", transform.PNG, true}, // the extension does not change colors' format
 		{"tile_50", transform.JPEG, false},
 	} {
 		r, err := thumburl.Parse(hash, tok, tc.size)

@@ -51,6 +51,16 @@ func (f Format) ContentType() string {
 	return "image/jpeg"
 }
 
+// FormatFromExt maps a canonical extension back to its Format.
+func FormatFromExt(ext string) (Format, bool) {
+	for _, f := range []Format{JPEG, PNG, WebP, AVIF} {
+		if f.Ext() == ext {
+			return f, true
+		}
+	}
+	return JPEG, false
+}
+
 // Ext is the canonical file extension, without a dot.
 func (f Format) Ext() string {
 	switch f {
