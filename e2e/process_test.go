@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,8 +72,26 @@ type proc struct {
 	cmd    *exec.Cmd
 	addr   string
 	admin  string
-	stderr *bytes.Buffer
-	stdout *bytes.Buffer
+	stderr *syncBuffer
+	stdout *syncBuffer
+}
+
+// syncBuffer is written by the child's output copier and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func writeConfig(t *testing.T, path, originals string, keys []string, revoked []string) {
@@ -95,7 +114,7 @@ func writeConfig(t *testing.T, path, originals string, keys []string, revoked []
 
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{addr: freePort(t), admin: freePort(t), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	p := &proc{addr: freePort(t), admin: freePort(t), stderr: &syncBuffer{}, stdout: &syncBuffer{}}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--listen", p.addr, "--admin-listen", p.admin}, args...)...)
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, p.stdout
 	p.cmd.Env = append(os.Environ(), "THUMBD_KEYS=", "THUMBD_CONFIG=")
