@@ -34,6 +34,8 @@ fuzz: deps
 	$(GO) test ./signing -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
+	$(GO) test ./metastrip -run '^$$' -fuzz FuzzJPEG -fuzztime $(FUZZTIME)
+	$(GO) test ./metastrip -run '^$$' -fuzz FuzzPNG -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f thumbd
