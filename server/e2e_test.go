@@ -932,9 +932,10 @@ func TestE2ERequestCollapsing(t *testing.T) {
 		}()
 	}
 	waitEntered(t, tr)
-	// Let the other seven reach the server and join the job in flight (no
-	// assertion on time; the gate just stays shut long enough).
-	time.Sleep(time.Second)
+	// Wait until all eight are inside the server, waiting on the job.
+	for deadline := time.Now().Add(30 * time.Second); srv.Waiting() < n && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	release()
 
 	var bodies []string

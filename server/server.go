@@ -61,7 +61,12 @@ type Server struct {
 	fp8     string // short settings fingerprint for disk cache names
 	ready   atomic.Bool
 	Started atomic.Int64 // libvips jobs started; tests read it
+	waiting atomic.Int64 // requests waiting on a render (collapsed or not)
 }
+
+// Waiting is the number of requests waiting for a variant to be rendered,
+// including those sharing another request's job.
+func (s *Server) Waiting() int64 { return s.waiting.Load() }
 
 // Context keys stored on echo.Context for the access log.
 const (

@@ -118,6 +118,8 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		}
 		return result{img, outcome}, nil
 	})
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	select {
 	case r := <-ch:
 		if r.Err != nil {
