@@ -152,5 +152,6 @@ col() { echo "$1" | awk -v i="$2" '{print $i}'; }
   echo "for thumbd and the baselines alike."
 } >>"$REPORT"
 
+cat scripts/bench-notes.md >>"$REPORT"
 cp "$REPORT" "$OUTFILE"
 cat "$REPORT"
