@@ -109,7 +109,9 @@ func TestE2EDiskCacheTruncatedEntryRegenerated(t *testing.T) {
 	sg := newSigner(t, []string{keyA}, false)
 	dir := t.TempDir()
 	cops := hashOf(t, "cops.jpg")
-	u := func(base string) string { return thumbURL(base, cops, sign(t, sg, cops, "tile_500", time.Time{}), "tile_500") }
+	u := func(base string) string {
+		return thumbURL(base, cops, sign(t, sg, cops, "tile_500", time.Time{}), "tile_500")
+	}
 	start := func(tr server.Transformer) string {
 		opts := defaultOptions()
 		opts.Caches = server.Caches{Disk: cache.OpenDisk(dir, 64<<20, discard)}

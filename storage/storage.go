@@ -296,8 +296,15 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 		return buf, nil
 	}
 	sum := sha1.Sum(buf)
-	if hex.EncodeToString(sum[:]) != o.Hash {
+	if now := hex.EncodeToString(sum[:]); now != o.Hash {
+		// Re-index the file under its new hash (links to the new content
+		// work at once); the old hash is gone.
 		ix.forget(o)
+		ix.mu.Lock()
+		if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
+			ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
+		}
+		ix.mu.Unlock()
 		return nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
 	}
 	ix.mu.Lock()

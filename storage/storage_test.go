@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -610,5 +611,54 @@ func TestIsImageName(t *testing.T) {
 		if got := storage.IsImageName(tc.name); got != tc.ok {
 			t.Errorf("IsImageName(%q) = %v; want %v", tc.name, got, tc.ok)
 		}
+	}
+}
+
+// A file rewritten after indexing is served under its new hash at once, and
+// no longer under the old one.
+func TestReadReindexesChangedFile(t *testing.T) {
+	dir := t.TempDir()
+	a, err := os.ReadFile("../testdata/photos/cops.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../testdata/photos/dice.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "photo.jpg")
+	if err := os.WriteFile(p, a, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := storage.Open(dir, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.Scan(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	oldHash := fmt.Sprintf("%x", sha1.Sum(a))
+	newHash := fmt.Sprintf("%x", sha1.Sum(b))
+	o, err := ix.Lookup(context.Background(), oldHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Read(context.Background(), o); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("old hash after rewrite: %v, want ErrNotFound", err)
+	}
+	if _, err := ix.Lookup(context.Background(), oldHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Error("old hash still indexed")
+	}
+	n, err := ix.Lookup(context.Background(), newHash)
+	if err != nil || n.Path != "photo.jpg" {
+		t.Fatalf("new hash: %+v, %v", n, err)
+	}
+	got, err := ix.Read(context.Background(), n)
+	if err != nil || len(got) != len(b) {
+		t.Fatalf("read under new hash: %d bytes, %v", len(got), err)
 	}
 }
