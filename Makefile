@@ -7,7 +7,7 @@ GO ?= go
 BENCHTIME ?= 3s
 FUZZTIME ?= 20s
 
-.PHONY: run test deps build vet bench fuzz clean
+.PHONY: run test deps build vet bench fuzz soak clean
 
 deps:
 	@bash scripts/deps.sh
@@ -39,3 +39,7 @@ fuzz: deps
 
 clean:
 	rm -f thumbd
+
+SOAK ?= 3m
+soak: build
+	$(GO) run ./tools/soak -bin ./thumbd -d $(SOAK) -c 32 -out RELIABILITY.md
