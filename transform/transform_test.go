@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -575,7 +577,15 @@ func TestPNGBomb(t *testing.T) {
 	}
 	opts := defaultOpts
 	opts.MaxMegapixels = 100
-	for _, sz := range []string{"tile_224", "fit_720", "colors"} {
+	rss0 := rssKiB(t)
+	defer func() {
+		// A decoded 50000x50000 frame would be gigabytes; refusing it from
+		// the header costs nothing measurable (generous bound for noise).
+		if d := rssKiB(t) - rss0; d > 64<<10 {
+			t.Errorf("RSS grew by %d MiB while refusing the bomb", d>>10)
+		}
+	}()
+	for _, sz := range []string{"tile_224", "fit_720", "colors", "original", "tile_224", "fit_720"} {
 		start := time.Now()
 		_, err := run(t, opts, bomb, sz, transform.JPEG)
 		el := time.Since(start)
@@ -668,4 +678,21 @@ func FuzzTransform(f *testing.F) {
 			t.Fatalf("Image reports %dx%d", img.Width, img.Height)
 		}
 	})
+}
+
+// rssKiB reads this process's resident set size.
+func rssKiB(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	t.Skip("no VmRSS")
+	return 0
 }
