@@ -36,6 +36,7 @@ const usage = `usage:
   thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339]
                [--format url|html|markdown|json] [--alt TEXT] PATH|HASH ...
   thumbd links [--config FILE] [--dev] [--size SIZE ...] [--base URL] [--expires D] [--format json|csv] [DIR|GLOB ...]
+  thumbd index [--config FILE] [--index-file FILE]
   thumbd health [--url URL]
   thumbd version
 `
@@ -52,6 +53,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		err = serve(ctx, env, args[1:])
 	case "sign":
 		err = sign(env, args[1:])
+	case "index":
+		err = indexCmd(ctx, env, args[1:])
 	case "links":
 		err = linksCmd(ctx, env, args[1:])
 	case "health":

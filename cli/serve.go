@@ -49,6 +49,17 @@ func loadConfig(env Env, fs *pflag.FlagSet, args []string) (*config.Config, bool
 	return cfg, *dev, nil
 }
 
+// loadConfigNoKeys is loadConfig for commands that never sign or verify
+// (index): a placeholder stands in when no key is configured.
+func loadConfigNoKeys(env Env, fs *pflag.FlagSet, args []string) (*config.Config, bool, error) {
+	config.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, false, err
+	}
+	cfg, err := config.Load(env.Defaults, fs, []string{"unused-placeholder-key-for-index-only"})
+	return cfg, false, err
+}
+
 func devKeys(dev bool) []string {
 	if dev {
 		return []string{DevKey}
@@ -147,11 +158,35 @@ func serve(ctx context.Context, env Env, args []string) error {
 		log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
 	}
 
+	if cfg.IndexFile != "" {
+		if n, err := ix.LoadIndexFile(cfg.IndexFile); err != nil {
+			log.Warn("index file unusable; hashing everything", "err", err)
+		} else {
+			log.Info("index file loaded", "entries", n)
+		}
+	}
 	st, err := ix.Scan(ctx, cfg.IndexWorkers)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
+	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "hashed", st.Hashed, "reused", st.Reused, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
+	saveIndex := func() {
+		if cfg.IndexFile == "" {
+			return
+		}
+		if err := ix.SaveIndexFile(cfg.IndexFile); err != nil {
+			log.Warn("index file not written", "err", err)
+		}
+	}
+	saveIndex()
+	go ix.Watch(ctx, cfg.RescanInterval, cfg.Inotify, cfg.IndexWorkers, func(st storage.Stats, err error) {
+		if err != nil {
+			log.Warn("rescan failed; keeping the previous index", "err", err)
+			return
+		}
+		log.Info("rescan", "files", st.Files, "hashed", st.Hashed, "reused", st.Reused, "seconds", st.Duration.Seconds())
+		saveIndex()
+	})
 
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -42,6 +42,9 @@ type Config struct {
 	QueueLength      int           `mapstructure:"queue_length"`
 	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
 	IndexWorkers     int           `mapstructure:"index_workers"`
+	IndexFile        string        `mapstructure:"index_file"`
+	RescanInterval   time.Duration `mapstructure:"rescan_interval"`
+	Inotify          bool          `mapstructure:"inotify"`
 	VipsConcurrency  int           `mapstructure:"vips_concurrency"`
 	LogLevel         string        `mapstructure:"log_level"`
 	LogFormat        string        `mapstructure:"log_format"`
@@ -73,6 +76,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("disk_cache_dir", c.DiskCacheDir),
 		slog.String("photoprism_cache_dir", c.PhotoPrismCache),
 		slog.Bool("derive", c.Derive),
+		slog.String("index_file", c.IndexFile),
+		slog.Duration("rescan_interval", c.RescanInterval),
+		slog.Bool("inotify", c.Inotify),
 		slog.String("file", c.File),
 	)
 }
@@ -275,6 +281,17 @@ func (c *Config) Validate() error {
 		if fi, err := os.Stat(c.PhotoPrismCache); err != nil || !fi.IsDir() {
 			return bad("photoprism_cache_dir", "%q is not a readable folder", c.PhotoPrismCache)
 		}
+	}
+	if c.IndexFile != "" {
+		if within(c.IndexFile, c.Originals) {
+			return bad("index_file", "%q is inside the originals folder, which thumbd never writes", c.IndexFile)
+		}
+		if fi, err := os.Stat(filepath.Dir(c.IndexFile)); err != nil || !fi.IsDir() {
+			return bad("index_file", "folder of %q does not exist", c.IndexFile)
+		}
+	}
+	if c.RescanInterval < 0 || (c.RescanInterval > 0 && c.RescanInterval < time.Second) {
+		return bad("rescan_interval", "%v; want 0 (off) or at least 1s", c.RescanInterval)
 	}
 	if c.IndexWorkers < 0 {
 		return bad("index_workers", "%d is negative (0 means one per CPU)", c.IndexWorkers)

@@ -45,6 +45,8 @@ type Stats struct {
 	Files    int
 	Bytes    int64
 	Skipped  int
+	Hashed   int // files whose bytes were read and hashed
+	Reused   int // files whose size and mtime matched a known entry
 	Duration time.Duration
 }
 
@@ -79,8 +81,12 @@ type Index struct {
 
 	mu         sync.RWMutex
 	byHash     map[string]Original
+	known      map[string]Original // by path: the last scan, or a loaded index file
 	lastScan   Stats
 	lastScanAt time.Time
+
+	// Progress, if set, is called every two seconds during a scan.
+	Progress func(done, total int)
 }
 
 // Open prepares an index over dir; call Scan to fill it.
@@ -163,8 +169,9 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	}
 
 	type result struct {
-		o   Original
-		err error
+		o      Original
+		err    error
+		reused bool
 	}
 	jobs := make(chan string)
 	results := make(chan result)
@@ -174,8 +181,12 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
+				if o, ok := ix.unchanged(p); ok {
+					results <- result{o: o, reused: true}
+					continue
+				}
 				o, err := ix.hashFile(p)
-				results <- result{o, err}
+				results <- result{o: o, err: err}
 			}
 		}()
 	}
@@ -192,6 +203,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	go func() { wg.Wait(); close(results) }()
 
 	byHash := make(map[string]Original, len(paths))
+	known := make(map[string]Original, len(paths)) // every path hashed, duplicates too
 	var st Stats
 	var done atomic.Int64
 	tick := time.NewTicker(2 * time.Second)
@@ -208,6 +220,12 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 				ix.log.Warn("index: skipped", "err", r.err)
 				continue
 			}
+			if r.reused {
+				st.Reused++
+			} else {
+				st.Hashed++
+			}
+			known[r.o.Path] = r.o
 			if prev, dup := byHash[r.o.Hash]; dup {
 				// Same bytes at two paths: keep the first by path so every
 				// replica serves the same file.
@@ -220,7 +238,10 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 			}
 			byHash[r.o.Hash] = r.o
 		case <-tick.C:
-			ix.log.Info("index: progress", "hashed", done.Load(), "of", len(paths))
+			ix.log.Info("index: progress", "done", done.Load(), "of", len(paths))
+			if ix.Progress != nil {
+				ix.Progress(int(done.Load()), len(paths))
+			}
 		}
 	}
 finished:
@@ -230,9 +251,30 @@ finished:
 	st.Duration = time.Since(start)
 	ix.mu.Lock()
 	ix.byHash = byHash
+	ix.known = known
 	ix.lastScan, ix.lastScanAt = st, time.Now()
 	ix.mu.Unlock()
+	if ix.Progress != nil {
+		ix.Progress(len(paths), len(paths))
+	}
 	return st, nil
+}
+
+// unchanged returns the known entry for p if the file's size and mtime are
+// what they were when it was hashed (a rescan or a restart with an index
+// file then costs a stat, not a read).
+func (ix *Index) unchanged(p string) (Original, bool) {
+	ix.mu.RLock()
+	o, ok := ix.known[p]
+	ix.mu.RUnlock()
+	if !ok {
+		return Original{}, false
+	}
+	fi, err := ix.root.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != o.Size || !fi.ModTime().Equal(o.ModTime) {
+		return Original{}, false
+	}
+	return o, true
 }
 
 // hashFile opens p through the root (so escaping symlinks fail) and hashes it.

@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// The index file lets a restart skip re-hashing: one JSON object per line,
+// after a header line naming the format, written atomically. It lives
+// outside the originals folder (thumbd never writes there).
+const indexFileHeader = `{"thumbd_index":1}`
+
+type indexLine struct {
+	Path  string `json:"p"`
+	Hash  string `json:"h"`
+	Size  int64  `json:"s"`
+	MTime int64  `json:"m"` // unix nanoseconds
+}
+
+// LoadIndexFile primes the index with entries from a previous run; files
+// whose size and mtime still match are not re-hashed by the next Scan. A
+// missing file is not an error (first run).
+func (ix *Index) LoadIndexFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if !sc.Scan() || sc.Text() != indexFileHeader {
+		return 0, fmt.Errorf("%s: not a thumbd index file", path)
+	}
+	known := map[string]Original{}
+	for sc.Scan() {
+		var l indexLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Path == "" || len(l.Hash) != 40 {
+			return 0, fmt.Errorf("%s: bad line %d", path, len(known)+2)
+		}
+		known[l.Path] = Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime)}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	ix.mu.Lock()
+	ix.known = known
+	ix.mu.Unlock()
+	return len(known), nil
+}
+
+// SaveIndexFile writes the current index to path atomically (temp file in
+// the same folder, then rename).
+func (ix *Index) SaveIndexFile(path string) error {
+	ix.mu.RLock()
+	all := make([]Original, 0, len(ix.known))
+	for _, o := range ix.known {
+		all = append(all, o)
+	}
+	ix.mu.RUnlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].Path < all[j].Path })
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".thumbd-index-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	fmt.Fprintln(w, indexFileHeader)
+	enc := json.NewEncoder(w)
+	for _, o := range all {
+		if err := enc.Encode(indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano()}); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,135 @@
+package storage_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/thumbd/thumbd/storage"
+)
+
+func copyTo(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "photos", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openIx(t *testing.T, dir string) *storage.Index {
+	t.Helper()
+	ix, err := storage.Open(dir, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+// A restart with an index file hashes only what changed.
+func TestIndexFileSkipsUnchangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	copyTo(t, dir, "cops.jpg", "dice.png", "Landscape_1.jpg")
+	idx := filepath.Join(t.TempDir(), "index.jsonl")
+	ctx := context.Background()
+
+	first := openIx(t, dir)
+	st, err := first.Scan(ctx, 2)
+	if err != nil || st.Hashed != 3 || st.Reused != 0 {
+		t.Fatalf("first scan: %+v, %v", st, err)
+	}
+	if err := first.SaveIndexFile(idx); err != nil {
+		t.Fatal(err)
+	}
+
+	// "Restart": a new index loads the file; nothing changed.
+	second := openIx(t, dir)
+	if n, err := second.LoadIndexFile(idx); err != nil || n != 3 {
+		t.Fatalf("load: %d entries, %v", n, err)
+	}
+	st, err = second.Scan(ctx, 2)
+	if err != nil || st.Hashed != 0 || st.Reused != 3 || st.Files != 3 {
+		t.Fatalf("restart scan: %+v, %v; want 0 hashed, 3 reused", st, err)
+	}
+
+	// One file changes: only it is hashed again, under its new hash.
+	later := time.Now().Add(time.Minute)
+	b, _ := os.ReadFile(filepath.Join("..", "testdata", "photos", "Landscape_2.jpg"))
+	os.WriteFile(filepath.Join(dir, "cops.jpg"), b, 0o644)
+	os.Chtimes(filepath.Join(dir, "cops.jpg"), later, later)
+	third := openIx(t, dir)
+	third.LoadIndexFile(idx)
+	st, err = third.Scan(ctx, 2)
+	if err != nil || st.Hashed != 1 || st.Reused != 2 {
+		t.Fatalf("after a change: %+v, %v; want 1 hashed, 2 reused", st, err)
+	}
+	h, _ := storage.HashPath(dir, "cops.jpg")
+	if o, err := third.Lookup(ctx, h); err != nil || o.Path != "cops.jpg" {
+		t.Fatalf("changed file not under its new hash: %v", err)
+	}
+
+	// A damaged index file is reported, not trusted.
+	os.WriteFile(idx, []byte("garbage\n"), 0o644)
+	if _, err := openIx(t, dir).LoadIndexFile(idx); err == nil {
+		t.Error("garbage index file accepted")
+	}
+	// A missing one is a first run.
+	if n, err := openIx(t, dir).LoadIndexFile(filepath.Join(t.TempDir(), "none")); err != nil || n != 0 {
+		t.Errorf("missing index file: %d, %v", n, err)
+	}
+}
+
+// While serving, files added, changed and removed are picked up: by inotify
+// shortly after the change, and by the periodic rescan without it.
+func TestWatchPicksUpChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		inotify  bool
+	}{{"inotify", 0, true}, {"rescan interval", time.Second, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyTo(t, dir, "cops.jpg", "dice.png")
+			ix := openIx(t, dir)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if _, err := ix.Scan(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			go ix.Watch(ctx, tc.interval, tc.inotify, 1, nil)
+			time.Sleep(200 * time.Millisecond) // watches in place
+
+			diceHash, _ := storage.HashPath(dir, "dice.png")
+			copHash, _ := storage.HashPath(dir, "cops.jpg")
+			os.MkdirAll(filepath.Join(dir, "2024"), 0o755)
+			copyTo(t, filepath.Join(dir), "Landscape_1.jpg")
+			os.Rename(filepath.Join(dir, "Landscape_1.jpg"), filepath.Join(dir, "2024", "new.jpg"))
+			os.Remove(filepath.Join(dir, "dice.png"))
+			b, _ := os.ReadFile(filepath.Join("..", "testdata", "photos", "Landscape_3.jpg"))
+			os.WriteFile(filepath.Join(dir, "cops.jpg"), b, 0o644)
+			newHash, _ := storage.HashPath(dir, "2024/new.jpg")
+			changedHash, _ := storage.HashPath(dir, "cops.jpg")
+
+			deadline := time.Now().Add(15 * time.Second)
+			for time.Now().Before(deadline) {
+				_, errNew := ix.Lookup(ctx, newHash)
+				_, errChanged := ix.Lookup(ctx, changedHash)
+				_, errGone := ix.Lookup(ctx, diceHash)
+				_, errOld := ix.Lookup(ctx, copHash)
+				if errNew == nil && errChanged == nil && errGone != nil && errOld != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Fatalf("index did not follow the changes: %d entries", ix.Len())
+		})
+	}
+}
