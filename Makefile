@@ -23,6 +23,7 @@ vet:
 	$(GO) vet ./...
 
 test: deps vet
+	@bash scripts/deps.sh hugo
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build

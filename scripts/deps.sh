@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what thumbd needs to build, run and test on Debian (bookworm):
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
-# for cgo, and vipsthumbnail for the benchmark baseline. Idempotent: it only
-# calls apt-get when something is missing, and waits for the dpkg lock
-# (a fresh machine may still be running apt).
+# for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
+# packages may be named as arguments (make test adds hugo for the examples
+# test). Idempotent: it only calls apt-get when something is missing, and
+# waits for the dpkg lock (a fresh machine may still be running apt).
 set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in libvips-dev libvips-tools pkg-config gcc libc6-dev ${THUMBD_EXTRA_PACKAGES:-}; do
+for p in libvips-dev libvips-tools pkg-config gcc libc6-dev ${THUMBD_EXTRA_PACKAGES:-} "$@"; do
   have_pkg "$p" || missing+=("$p")
 done
 
