@@ -67,9 +67,14 @@ func devKeys(dev bool) []string {
 	return nil
 }
 
+// logLevel is the running log level; SIGHUP and config file changes
+// update it in place.
+var logLevel = new(slog.LevelVar)
+
 func newLogger(w *os.File, cfg *config.Config) *slog.Logger {
 	level, _ := config.ParseLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
+	logLevel.Set(level)
+	opts := &slog.HandlerOptions{Level: logLevel}
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
@@ -229,11 +234,12 @@ func reload(ctx context.Context, env Env, args []string, file string, srv *serve
 			log.Error("config reload failed; keeping the running config", "err", err)
 			continue
 		}
-		log.Info("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked))
+		log.Warn("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked), "log_level", cfg.LogLevel)
 	}
 }
 
-// apply installs the reloadable parts of cfg: keys and revocations.
+// apply installs the reloadable parts of cfg: keys, revocations and the
+// log level.
 func apply(cfg *config.Config, srv *server.Server) error {
 	sg, err := signing.New(cfg.Keys, cfg.Public)
 	if err != nil {
@@ -245,6 +251,8 @@ func apply(cfg *config.Config, srv *server.Server) error {
 	}
 	srv.SetSigner(sg)
 	srv.SetRevocations(rv)
+	level, _ := config.ParseLevel(cfg.LogLevel)
+	logLevel.Set(level)
 	return nil
 }
 
