@@ -144,6 +144,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
 		Caches:         caches,
 		CustomMax:      cfg.CustomMax,
+		Negotiate:      cfg.Negotiate,
 	}, log)
 	srv.SetRevocations(revoked)
 

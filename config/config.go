@@ -36,6 +36,7 @@ type Config struct {
 	MaxSize          string        `mapstructure:"max_size"`
 	CustomMax        int           `mapstructure:"custom_max"`
 	Crop             string        `mapstructure:"crop"`
+	Negotiate        bool          `mapstructure:"negotiate"`
 	MaxMegapixels    int           `mapstructure:"max_megapixels"`
 	MaxFileMB        int           `mapstructure:"max_file_mb"`
 	Workers          int           `mapstructure:"workers"`

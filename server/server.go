@@ -43,6 +43,9 @@ type Options struct {
 	Caches      Caches
 	// CustomMax is the largest edge of a custom size; 0 refuses them all.
 	CustomMax int
+	// Negotiate picks AVIF, WebP or JPEG from Accept for URLs without an
+	// extension.
+	Negotiate bool
 }
 
 // Server serves /t/:hash/:token/:size.
@@ -167,6 +170,13 @@ func (s *Server) thumb(c echo.Context) error {
 	size := s.opts.MaxSize.Clamp(req.Size)
 
 	h := c.Response().Header()
+	if s.opts.Negotiate && !req.Explicit && size.Mode != transform.Colors && size.Mode != transform.Original {
+		// No extension in the URL: pick the best format the client takes.
+		// The same URL now has several representations, so caches must key
+		// on Accept too.
+		req.Format = negotiate(c.Request().Header.Get("Accept"))
+		h.Set("Vary", "Accept")
+	}
 	h.Set("Cache-Control", s.cacheControl(expires))
 	if !expires.IsZero() {
 		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
@@ -218,6 +228,31 @@ func (s *Server) cacheControl(expires time.Time) string {
 		left = 0
 	}
 	return "public, max-age=" + strconv.Itoa(left)
+}
+
+// negotiate picks AVIF, then WebP, then JPEG from an Accept header. Only
+// explicit mentions count: browsers that take AVIF say so.
+func negotiate(accept string) transform.Format {
+	avif, webp := false, false
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") && !strings.Contains(params, "q=0.") {
+			continue // explicitly refused
+		}
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "image/avif":
+			avif = true
+		case "image/webp":
+			webp = true
+		}
+	}
+	switch {
+	case avif:
+		return transform.AVIF
+	case webp:
+		return transform.WebP
+	}
+	return transform.JPEG
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list.
