@@ -405,3 +405,61 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// /readyz answers 503 while the index is being built (the admin listener
+// is up first) and 200 once it is loaded; /healthz is 200 throughout.
+func TestReadyOnlyAfterIndexing(t *testing.T) {
+	orig := t.TempDir()
+	src := filepath.Join("..", "testdata", "photos", "seeding_by_Clements_Engelhardt.jpg")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(orig, "p000.jpg")
+	os.WriteFile(first, b, 0o444)
+	// Hard links: 300 files to hash (~450 MB read), no disk space used.
+	for i := 1; i < 300; i++ {
+		if err := os.Link(first, filepath.Join(orig, fmt.Sprintf("p%03d.jpg", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr, admin := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", admin, "--originals", orig)
+	cmd.Env = append(os.Environ(), "THUMBD_KEYS="+key1, "THUMBD_CONFIG=", "THUMBD_INDEX_WORKERS=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+
+	client := &http.Client{Timeout: time.Second}
+	status := func(path string) int {
+		r, err := client.Get("http://" + admin + path)
+		if err != nil {
+			return 0
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	var sawNotReady, sawHealthyWhileNotReady bool
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		switch status("/readyz") {
+		case 503:
+			sawNotReady = true
+			if status("/healthz") == 200 {
+				sawHealthyWhileNotReady = true
+			}
+		case 200:
+			if !sawNotReady || !sawHealthyWhileNotReady {
+				t.Fatalf("ready without being seen not-ready first (not ready seen: %v, healthy meanwhile: %v)", sawNotReady, sawHealthyWhileNotReady)
+			}
+			// The public port serves once ready.
+			if r, err := client.Get("http://" + addr + "/healthz"); err != nil || r.StatusCode != 200 {
+				t.Fatalf("public port after ready: %v", err)
+			}
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("never became ready")
+}
