@@ -23,6 +23,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // loadConfig parses flags and loads the config; --dev supplies the dev key
@@ -109,6 +110,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if len(missing) > 0 {
 		log.Warn("libvips cannot read these formats; such files answer 415", "formats", missing)
 	}
+	if !video.HaveFFmpeg() {
+		log.Warn("ffmpeg not installed: videos stream, but their image sizes (posters) answer 415")
+	}
 
 	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, log)
 	if err != nil {
@@ -135,7 +139,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	limit, _ := transform.NewLimit(cfg.MaxSize)
 	crop, _ := transform.ParseCrop(cfg.Crop)
-	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop}
+	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
+		WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
 	srv := server.New(ix, signer, transform.New(topts), server.Options{
 		Workers:        workers,
 		QueueLength:    cfg.QueueLength,

@@ -15,6 +15,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // linkFlags are shared by sign and links.
@@ -37,6 +38,9 @@ func addLinkFlags(fs *pflag.FlagSet, formats string) linkFlags {
 // minter validates sizes and builds the Minter from the flags.
 func (lf linkFlags) minter(keys []string, public bool) (links.Minter, error) {
 	for _, sz := range *lf.sizes {
+		if video.IsFormat(sz) {
+			continue
+		}
 		if _, err := thumburl.Parse(strings.Repeat("0", 40), "x", sz); err != nil {
 			return links.Minter{}, fmt.Errorf("--size %q: unknown size (a name such as tile_500 or fit_1920, or fit_<W>x<H>, tile_<N>, screen_<W>x<H>)", sz)
 		}

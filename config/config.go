@@ -33,6 +33,10 @@ type Config struct {
 	Revoked          []string      `mapstructure:"revoked"`
 	JPEGQuality      int           `mapstructure:"jpeg_quality"`
 	JPEGQualitySmall int           `mapstructure:"jpeg_quality_small"`
+	WebPQuality      int           `mapstructure:"webp_quality"`
+	WebPEffort       int           `mapstructure:"webp_effort"`
+	AVIFQuality      int           `mapstructure:"avif_quality"`
+	AVIFEffort       int           `mapstructure:"avif_effort"`
 	MaxSize          string        `mapstructure:"max_size"`
 	CustomMax        int           `mapstructure:"custom_max"`
 	Crop             string        `mapstructure:"crop"`
@@ -237,10 +241,16 @@ func (c *Config) Validate() error {
 	for _, q := range []struct {
 		key string
 		v   int
-	}{{"jpeg_quality", c.JPEGQuality}, {"jpeg_quality_small", c.JPEGQualitySmall}} {
+	}{{"jpeg_quality", c.JPEGQuality}, {"jpeg_quality_small", c.JPEGQualitySmall}, {"webp_quality", c.WebPQuality}, {"avif_quality", c.AVIFQuality}} {
 		if q.v < 1 || q.v > 100 {
 			return bad(q.key, "%d is outside 1..100", q.v)
 		}
+	}
+	if c.WebPEffort < 0 || c.WebPEffort > 6 {
+		return bad("webp_effort", "%d is outside 0..6", c.WebPEffort)
+	}
+	if c.AVIFEffort < 0 || c.AVIFEffort > 9 {
+		return bad("avif_effort", "%d is outside 0..9", c.AVIFEffort)
 	}
 	if _, err := transform.NewLimit(c.MaxSize); err != nil {
 		return bad("max_size", "%v", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // Photo is one original as the link tools see it.
@@ -63,6 +64,15 @@ func (m Minter) Mint(p Photo, sizes []string) ([]Link, error) {
 	base := strings.TrimRight(m.Base, "/")
 	out := make([]Link, 0, len(sizes))
 	for _, sz := range sizes {
+		if video.IsFormat(sz) {
+			// The video itself, streamed as is: /v/<sha1>/<token>/<format>.
+			tok, err := m.Signer.Sign(p.Hash, sz, m.Expires)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Link{Size: sz, URL: base + thumburl.VideoPath(p.Hash, tok, sz), Width: p.Width, Height: p.Height, Expires: m.Expires})
+			continue
+		}
 		name, _, _ := strings.Cut(sz, ".")
 		s, err := transform.ParseSize(name)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 var (
@@ -43,6 +44,12 @@ func failure(err error) (status int, body string) {
 		return http.StatusGone, "link revoked"
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, "not found"
+	case errors.Is(err, video.ErrNoFFmpeg):
+		return http.StatusUnsupportedMediaType, "video posters need ffmpeg, which is not installed"
+	case errors.Is(err, errWrongFormat):
+		return http.StatusUnsupportedMediaType, "video is not in that format"
+	case errors.Is(err, video.ErrUnknown):
+		return http.StatusUnsupportedMediaType, "unsupported or damaged video"
 	case errors.Is(err, transform.ErrUnsupported):
 		return http.StatusUnsupportedMediaType, "unsupported or damaged image"
 	case errors.Is(err, transform.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):

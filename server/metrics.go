@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // metrics are thumbd's Prometheus series. Labels take bounded values only:
@@ -154,6 +155,11 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 		}
 		if _, err := transform.ParseSize(name); err == nil {
 			size = name
+		}
+	case "/v/:hash/:token/:format":
+		route = "video"
+		if f := c.Param("format"); video.IsFormat(f) {
+			size = f
 		}
 	case "/healthz":
 		route = "healthz"

@@ -95,6 +95,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.recoverer, s.accessLog, s.headers, s.deadline)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/t/:hash/:token/:size", s.thumb)
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/v/:hash/:token/:format", s.video)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.String(http.StatusOK, "ok\n")

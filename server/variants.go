@@ -97,7 +97,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		src, outcome, source := s.derivable(orig.Hash, size, f), outcomeDerived, SourceDerived
 		if src == nil {
 			source = SourceOriginal
-			if src, err = s.index.Read(jctx, orig); err != nil {
+			if src, err = s.source(jctx, orig); err != nil {
 				return nil, err
 			}
 			outcome = outcomeMiss

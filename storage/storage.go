@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/thumbd/thumbd/video"
 )
 
 // Errors callers map to statuses.
@@ -56,9 +58,14 @@ var imageExts = map[string]bool{
 	".tif": true, ".tiff": true, ".heic": true, ".heif": true, ".avif": true,
 }
 
-// IsImageName reports whether a file name has an indexed extension.
+// IsImageName reports whether a file name has an image extension.
 func IsImageName(name string) bool {
 	return imageExts[strings.ToLower(filepath.Ext(name))]
+}
+
+// IsMediaName reports whether a file name is indexed: an image or a video.
+func IsMediaName(name string) bool {
+	return IsImageName(name) || video.IsVideoName(name)
 }
 
 // Indexed reports whether a relative path is one a scan would index: an
@@ -69,7 +76,7 @@ func Indexed(rel string) bool {
 			return false
 		}
 	}
-	return IsImageName(rel)
+	return IsMediaName(rel)
 }
 
 // Index maps hashes to originals.
@@ -158,7 +165,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !IsImageName(name) {
+		if d.IsDir() || !IsMediaName(name) {
 			return nil
 		}
 		paths = append(paths, p)
@@ -358,6 +365,51 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	}
 	ix.mu.Unlock()
 	return buf, nil
+}
+
+// Open returns o's file for streaming (videos), positioned at its start.
+// Like Read, a file whose size or mtime changed is re-hashed first and
+// refused (and re-indexed) if its content no longer matches.
+func (ix *Index) Open(ctx context.Context, o Original) (*os.File, fs.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	f, err := ix.openRegular(o.Path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ix.forget(o)
+			return nil, nil, fmt.Errorf("%w: file gone", ErrNotFound)
+		}
+		return nil, nil, fmt.Errorf("open original: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat original: %w", err)
+	}
+	if fi.Size() == o.Size && fi.ModTime().Equal(o.ModTime) {
+		return f, fi, nil
+	}
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read original: %w", err)
+	}
+	if now := hex.EncodeToString(h.Sum(nil)); now != o.Hash {
+		f.Close()
+		ix.forget(o)
+		ix.mu.Lock()
+		if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
+			ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
+		}
+		ix.mu.Unlock()
+		return nil, nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // openRegular opens p read-only through the root. O_NONBLOCK keeps a FIFO

@@ -77,6 +77,11 @@ func Parse(hash, token, size string) (Request, error) {
 	return r, nil
 }
 
+// VideoPath builds /v/<hash>/<token>/<format>.
+func VideoPath(hash, token, format string) string {
+	return "/v/" + hash + "/" + token + "/" + format
+}
+
 // Path builds /t/<hash>/<token>/<size>.
 func Path(hash, token, size string) string {
 	return "/t/" + hash + "/" + token + "/" + size
