@@ -16,6 +16,7 @@ build: deps
 	$(GO) build -trimpath -o thumbd .
 
 run: build
+	@bash scripts/deps.sh ffmpeg
 	THUMBD_LOG_FORMAT=text ./thumbd serve --dev
 
 vet:
@@ -23,7 +24,7 @@ vet:
 	$(GO) vet ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo chromium nginx file
+	@bash scripts/deps.sh hugo chromium nginx file ffmpeg
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build
