@@ -16,7 +16,6 @@ build: deps
 	$(GO) build -trimpath -o thumbd .
 
 run: build
-	@bash scripts/deps.sh ffmpeg
 	THUMBD_LOG_FORMAT=text ./thumbd serve --dev
 
 vet:
