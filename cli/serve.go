@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/config"
+	"github.com/thumbd/thumbd/picker"
 	"github.com/thumbd/thumbd/server"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
@@ -59,6 +61,16 @@ func loadConfigNoKeys(env Env, fs *pflag.FlagSet, args []string) (*config.Config
 	}
 	cfg, err := config.Load(env.Defaults, fs, []string{"unused-placeholder-key-for-index-only"})
 	return cfg, false, err
+}
+
+// probe reads dimensions and the date taken at index time (for the link
+// picker and manifests).
+func probe(head []byte) (int, int, time.Time) {
+	info, err := transform.Probe(head)
+	if err != nil {
+		return 0, 0, time.Time{}
+	}
+	return info.Width, info.Height, info.Taken
 }
 
 func devKeys(dev bool) []string {
@@ -119,6 +131,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("config: originals: %w", err)
 	}
 	defer ix.Close()
+	ix.Probe = probe
 
 	signer, err := signing.New(cfg.Keys, cfg.Public)
 	if err != nil {
@@ -163,7 +176,21 @@ func serve(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("config: admin_listen: %w", err)
 		}
-		admin := &http.Server{Handler: srv.AdminHandler(cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/", srv.AdminHandler(cfg.Pprof))
+		if cfg.LinksPage {
+			public := cfg.PublicURL
+			if public == "" {
+				public = "http://" + cfg.Listen
+			}
+			mux.Handle("/links/", picker.New(ix, picker.Options{
+				PublicURL: strings.TrimRight(public, "/"),
+				Signer:    srv.Signer,
+				User:      cfg.LinksUser,
+				Password:  cfg.LinksPassword,
+			}))
+		}
+		admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = admin.Serve(al) }()
 		defer admin.Close()
 		log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)

@@ -41,6 +41,10 @@ type Config struct {
 	CustomMax        int           `mapstructure:"custom_max"`
 	Crop             string        `mapstructure:"crop"`
 	Negotiate        bool          `mapstructure:"negotiate"`
+	PublicURL        string        `mapstructure:"public_url"`
+	LinksPage        bool          `mapstructure:"links_page"`
+	LinksUser        string        `mapstructure:"links_user"`
+	LinksPassword    string        `mapstructure:"links_password"`
 	MaxMegapixels    int           `mapstructure:"max_megapixels"`
 	MaxFileMB        int           `mapstructure:"max_file_mb"`
 	Workers          int           `mapstructure:"workers"`
@@ -81,6 +85,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("disk_cache_dir", c.DiskCacheDir),
 		slog.String("photoprism_cache_dir", c.PhotoPrismCache),
 		slog.Bool("derive", c.Derive),
+		slog.Bool("links_page", c.LinksPage),
+		slog.Bool("links_auth", c.LinksUser != ""),
 		slog.String("index_file", c.IndexFile),
 		slog.Duration("rescan_interval", c.RescanInterval),
 		slog.Bool("inotify", c.Inotify),
@@ -213,6 +219,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminListen != "" && c.AdminListen == c.Listen {
 		return bad("admin_listen", "same address as listen; metrics must not be on the public port")
+	}
+	if (c.LinksUser == "") != (c.LinksPassword == "") {
+		return bad("links_user", "set both links_user and links_password, or neither")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return bad("public_url", "%q; want an http:// or https:// URL", c.PublicURL)
 	}
 	if c.Originals == "" {
 		return bad("originals", "empty; want the folder holding the photos")

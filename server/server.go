@@ -108,6 +108,9 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 // SetReady flips /readyz: true once the index is loaded.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
+// Signer returns the keys in use (they change on reload).
+func (s *Server) Signer() *signing.Signer { return s.signer.Load() }
+
 // SetSigner swaps the keys (config reload) without a restart.
 func (s *Server) SetSigner(sg *signing.Signer) { s.signer.Store(sg) }
 

@@ -18,10 +18,13 @@ import (
 const indexFileHeader = `{"thumbd_index":1}`
 
 type indexLine struct {
-	Path  string `json:"p"`
-	Hash  string `json:"h"`
-	Size  int64  `json:"s"`
-	MTime int64  `json:"m"` // unix nanoseconds
+	Path   string `json:"p"`
+	Hash   string `json:"h"`
+	Size   int64  `json:"s"`
+	MTime  int64  `json:"m"` // unix nanoseconds
+	Width  int    `json:"w,omitempty"`
+	Height int    `json:"hh,omitempty"`
+	Taken  int64  `json:"t,omitempty"` // unix seconds of the camera's local time read as UTC
 }
 
 // LoadIndexFile primes the index with entries from a previous run; files
@@ -47,7 +50,11 @@ func (ix *Index) LoadIndexFile(path string) (int, error) {
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Path == "" || len(l.Hash) != 40 {
 			return 0, fmt.Errorf("%s: bad line %d", path, len(known)+2)
 		}
-		known[l.Path] = Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime)}
+		o := Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime), Width: l.Width, Height: l.Height}
+		if l.Taken != 0 {
+			o.Taken = time.Unix(l.Taken, 0).UTC()
+		}
+		known[l.Path] = o
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
@@ -77,7 +84,11 @@ func (ix *Index) SaveIndexFile(path string) error {
 	fmt.Fprintln(w, indexFileHeader)
 	enc := json.NewEncoder(w)
 	for _, o := range all {
-		if err := enc.Encode(indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano()}); err != nil {
+		l := indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano(), Width: o.Width, Height: o.Height}
+		if !o.Taken.IsZero() {
+			l.Taken = o.Taken.Unix()
+		}
+		if err := enc.Encode(l); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -40,7 +41,18 @@ type Original struct {
 	Path    string // slash-separated, relative to the originals folder
 	Size    int64
 	ModTime time.Time
+	// From the header at index time, when a Probe is set (zero if unknown).
+	Width, Height int       // upright
+	Taken         time.Time // EXIF DateTimeOriginal, camera local time
 }
+
+// Probe reads what it can from the start of a file (dimensions, date
+// taken). The index calls it while hashing, so each file is read once.
+type Probe func(head []byte) (width, height int, taken time.Time)
+
+// probeHead is how much of a file a Probe sees: headers and EXIF live at
+// the start (a whole file up to this size).
+const probeHead = 16 << 20
 
 // Stats summarises a scan.
 type Stats struct {
@@ -94,7 +106,14 @@ type Index struct {
 
 	// Progress, if set, is called every two seconds during a scan.
 	Progress func(done, total int)
+	// Probe, if set, fills Width, Height and Taken at index time.
+	Probe Probe
+
+	version atomic.Int64 // bumped whenever the set of originals changes
 }
+
+// Version changes whenever the index does, so callers can cache views of it.
+func (ix *Index) Version() int64 { return ix.version.Load() }
 
 // Open prepares an index over dir; call Scan to fill it.
 func Open(dir string, maxFileSize int64, log *slog.Logger) (*Index, error) {
@@ -260,6 +279,7 @@ finished:
 	ix.byHash = byHash
 	ix.known = known
 	ix.lastScan, ix.lastScanAt = st, time.Now()
+	ix.version.Add(1)
 	ix.mu.Unlock()
 	if ix.Progress != nil {
 		ix.Progress(len(paths), len(paths))
@@ -296,11 +316,33 @@ func (ix *Index) hashFile(p string) (Original, error) {
 		return Original{}, fmt.Errorf("%s: %w", p, err)
 	}
 	h := sha1.New()
-	n, err := io.Copy(h, f)
+	var head bytes.Buffer
+	var src io.Reader = f
+	if ix.Probe != nil && IsImageName(p) {
+		src = io.TeeReader(f, &limitedWriter{&head, probeHead})
+	}
+	n, err := io.Copy(h, src)
 	if err != nil {
 		return Original{}, fmt.Errorf("%s: %w", p, err)
 	}
-	return Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime()}, nil
+	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime()}
+	if head.Len() > 0 {
+		o.Width, o.Height, o.Taken = ix.Probe(head.Bytes())
+	}
+	return o, nil
+}
+
+// limitedWriter keeps the first n bytes written and drops the rest.
+type limitedWriter struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	if room := w.n - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
 }
 
 // Lookup finds the original for a hash.
@@ -438,6 +480,7 @@ func (ix *Index) forget(o Original) {
 	ix.mu.Lock()
 	if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
 		delete(ix.byHash, o.Hash)
+		ix.version.Add(1)
 	}
 	ix.mu.Unlock()
 	ix.log.Warn("index: original changed or removed; dropped", "hash", o.Hash, "path", o.Path)
