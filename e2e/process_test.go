@@ -20,12 +20,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/net/html"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
+	// Tests decode outputs with govips; keep its start-up chatter out.
+	vips.LoggingSettings(nil, vips.LogLevelWarning)
 	dir, err := os.MkdirTemp("", "thumbd-e2e")
 	if err != nil {
 		panic(err)

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -27,7 +28,16 @@ import (
 var files embed.FS
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"add": func(a, b int) int { return a + b },
+	// has reports whether the submitted form had key=value, so the form
+	// shows what was chosen.
+	"has": func(q url.Values, key, value string) bool {
+		for _, v := range q[key] {
+			if v == value {
+				return true
+			}
+		}
+		return false
+	},
 }).ParseFS(files, "templates/*.html"))
 
 // PerPage is how many photos a results page shows.
