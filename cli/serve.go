@@ -152,8 +152,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	limit, _ := transform.NewLimit(cfg.MaxSize)
 	crop, _ := transform.ParseCrop(cfg.Crop)
+	background, _ := transform.ParseColor(cfg.Background)
 	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
-		WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
+		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
 	srv := server.New(ix, signer, transform.New(topts), server.Options{
 		Workers:        workers,
 		QueueLength:    cfg.QueueLength,

@@ -40,6 +40,7 @@ type Config struct {
 	MaxSize          string        `mapstructure:"max_size"`
 	CustomMax        int           `mapstructure:"custom_max"`
 	Crop             string        `mapstructure:"crop"`
+	Background       string        `mapstructure:"background"`
 	Negotiate        bool          `mapstructure:"negotiate"`
 	PublicURL        string        `mapstructure:"public_url"`
 	LinksPage        bool          `mapstructure:"links_page"`
@@ -269,6 +270,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CustomMax < 0 || c.CustomMax > transform.MaxCustomEdge {
 		return bad("custom_max", "%d is outside 0..%d", c.CustomMax, transform.MaxCustomEdge)
+	}
+	if _, err := transform.ParseColor(c.Background); err != nil {
+		return bad("background", "%v", err)
 	}
 	if _, err := transform.ParseCrop(c.Crop); err != nil {
 		return bad("crop", "%v", err)

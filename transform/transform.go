@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,8 @@ type Options struct {
 	JPEGQualitySmall int // at or below SmallEdge px
 	MaxMegapixels    int // header check before decoding; 0 = no limit
 	Crop             Crop
+	// Background fills transparent areas in JPEG output; nil is white.
+	Background *vips.Color
 	// Per-format settings; zero means the defaults below.
 	WebPQuality int // 1-100, default 80
 	WebPEffort  int // 0 (fastest) - 6, default 4
@@ -105,6 +108,19 @@ const (
 	CropEntropy   Crop = "entropy"
 	CropAttention Crop = "attention"
 )
+
+// ParseColor reads "#rrggbb" (or "rrggbb") for the JPEG background.
+func ParseColor(s string) (*vips.Color, error) {
+	h := strings.TrimPrefix(s, "#")
+	if len(h) != 6 {
+		return nil, fmt.Errorf("%q; want #rrggbb", s)
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, fmt.Errorf("%q; want #rrggbb", s)
+	}
+	return &vips.Color{R: b[0], G: b[1], B: b[2]}, nil
+}
 
 // ParseCrop validates a crop name ("" means centre).
 func ParseCrop(s string) (Crop, error) {
@@ -138,8 +154,12 @@ const PipelineVersion = "5"
 // Fingerprint identifies the options in ETags.
 func (o Options) Fingerprint() string {
 	crop, _ := ParseCrop(string(o.Crop))
-	return fmt.Sprintf("p%s-q%d-s%d-%s-w%d.%d-a%d.%d", PipelineVersion, o.JPEGQuality, o.JPEGQualitySmall, crop,
-		orDefault(o.WebPQuality, 80), orDefault(o.WebPEffort, 4), orDefault(o.AVIFQuality, 60), orDefault(o.AVIFEffort, 2))
+	bg := "ffffff"
+	if o.Background != nil {
+		bg = fmt.Sprintf("%02x%02x%02x", o.Background.R, o.Background.G, o.Background.B)
+	}
+	return fmt.Sprintf("p%s-q%d-s%d-%s-w%d.%d-a%d.%d-b%s", PipelineVersion, o.JPEGQuality, o.JPEGQualitySmall, crop,
+		orDefault(o.WebPQuality, 80), orDefault(o.WebPEffort, 4), orDefault(o.AVIFQuality, 60), orDefault(o.AVIFEffort, 2), bg)
 }
 
 // Image is an encoded variant.
@@ -492,7 +512,11 @@ func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, erro
 		f = PNG
 	}
 	if f == JPEG && img.HasAlpha() {
-		if err := img.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
+		bg := t.opts.Background
+		if bg == nil {
+			bg = &vips.Color{R: 255, G: 255, B: 255}
+		}
+		if err := img.Flatten(bg); err != nil {
 			return nil, fmt.Errorf("flatten: %w", err)
 		}
 	}

@@ -696,3 +696,31 @@ func rssKiB(t *testing.T) int64 {
 	t.Skip("no VmRSS")
 	return 0
 }
+
+// Transparent areas become the configured background in JPEG output.
+func TestFlattenBackground(t *testing.T) {
+	bg, err := transform.ParseColor("#102030")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := defaultOpts
+	opts.Background = bg
+	img, err := transform.New(opts).Transform(context.Background(), photo(t, "dice.png"), size(t, "fit_720"), transform.JPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := vips.NewImageFromBuffer(img.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	px, _ := ref.GetPoint(2, 2) // a transparent corner of dice.png
+	if px[0] < 8 || px[0] > 24 || px[1] < 24 || px[1] > 40 || px[2] < 40 || px[2] > 56 {
+		t.Errorf("corner %v, want about (16, 32, 48)", px)
+	}
+	for _, bad := range []string{"white", "#12345", "#gggggg"} {
+		if _, err := transform.ParseColor(bad); err == nil {
+			t.Errorf("ParseColor(%q) accepted", bad)
+		}
+	}
+}
