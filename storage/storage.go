@@ -387,25 +387,9 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 		return buf, nil
 	}
 	sum := sha1.Sum(buf)
-	if now := hex.EncodeToString(sum[:]); now != o.Hash {
-		// Re-index the file under its new hash (links to the new content
-		// work at once); the old hash is gone.
-		ix.forget(o)
-		ix.mu.Lock()
-		if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
-			ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
-		}
-		ix.mu.Unlock()
-		return nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
+	if err := ix.recheck(o, fi, hex.EncodeToString(sum[:])); err != nil {
+		return nil, err
 	}
-	ix.mu.Lock()
-	// Only refresh the entry this read came from; a rescan may have moved
-	// the hash to another (lexically first) path meanwhile.
-	if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
-		o.ModTime, o.Size = fi.ModTime(), fi.Size()
-		ix.byHash[o.Hash] = o
-	}
-	ix.mu.Unlock()
 	return buf, nil
 }
 
@@ -437,21 +421,40 @@ func (ix *Index) Open(ctx context.Context, o Original) (*os.File, fs.FileInfo, e
 		f.Close()
 		return nil, nil, fmt.Errorf("read original: %w", err)
 	}
-	if now := hex.EncodeToString(h.Sum(nil)); now != o.Hash {
+	if err := ix.recheck(o, fi, hex.EncodeToString(h.Sum(nil))); err != nil {
 		f.Close()
-		ix.forget(o)
-		ix.mu.Lock()
-		if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
-			ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
-		}
-		ix.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: file changed since indexing", ErrNotFound)
+		return nil, nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// recheck compares the hash of a file whose size or mtime changed on disk
+// with its entry. A different hash re-indexes the file under it (links to the new content
+// work at once) and refuses the old one, so a replaced file is never served
+// as the wrong photo.
+func (ix *Index) recheck(o Original, fi fs.FileInfo, now string) error {
+	if now == o.Hash {
+		// Same bytes, new mtime: refresh the entry this read came from (a
+		// rescan may have moved the hash to another path meanwhile).
+		ix.mu.Lock()
+		if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
+			cur.ModTime, cur.Size = fi.ModTime(), fi.Size()
+			ix.byHash[o.Hash] = cur
+		}
+		ix.mu.Unlock()
+		return nil
+	}
+	ix.forget(o)
+	ix.mu.Lock()
+	if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
+		ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
+	}
+	ix.mu.Unlock()
+	return fmt.Errorf("%w: file changed since indexing", ErrNotFound)
 }
 
 // openRegular opens p read-only through the root. O_NONBLOCK keeps a FIFO
