@@ -89,6 +89,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	h := c.Response().Header()
 	h.Set("Cache-Control", errorCacheControl(status))
 	h.Del("ETag")
+	h.Del("Expires")
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
