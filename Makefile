@@ -37,6 +37,7 @@ fuzz: deps
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzJPEG -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzPNG -fuzztime $(FUZZTIME)
+	$(GO) test ./video -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f thumbd
