@@ -51,8 +51,8 @@ type Original struct {
 type Probe func(head []byte) (width, height int, taken time.Time)
 
 // probeHead is how much of a file a Probe sees: headers and EXIF live at
-// the start (a whole file up to this size).
-const probeHead = 16 << 20
+// the start (EXIF is at most 64 KiB; a whole file up to this size).
+const probeHead = 4 << 20
 
 // Stats summarises a scan.
 type Stats struct {
