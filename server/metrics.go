@@ -140,6 +140,15 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// sizeLabel keeps the size label bounded: named sizes as themselves, every
+// custom size (fit_WxH, tile_N, screen_WxH) as "custom".
+func sizeLabel(s transform.Size) string {
+	if s.Custom {
+		return "custom"
+	}
+	return s.Name
+}
+
 // observe records one request in the latency histogram.
 func (m *metrics) observe(c echo.Context, start time.Time) {
 	route, size := "other", "other"
@@ -153,8 +162,8 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 				break
 			}
 		}
-		if _, err := transform.ParseSize(name); err == nil {
-			size = name
+		if s, err := transform.ParseSize(name); err == nil {
+			size = sizeLabel(s)
 		}
 	case "/v/:hash/:token/:format":
 		route = "video"

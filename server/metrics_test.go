@@ -3,13 +3,14 @@ package server_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/thumbd/thumbd/transform"
 )
 
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
@@ -26,6 +27,14 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	}
 	return fams
 }
+
+var namedSizes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range transform.Sizes {
+		m[s.Name] = true
+	}
+	return m
+}()
 
 func labels(m *dto.Metric) map[string]string {
 	out := map[string]string{}
@@ -70,7 +79,7 @@ func TestAdminMetricsAndProbes(t *testing.T) {
 	for _, m := range fams["thumbd_http_request_duration_seconds"].GetMetric() {
 		l := labels(m)
 		seen[l["route"]+" "+l["size"]+" "+l["status"]+" "+l["cache"]] += m.GetHistogram().GetSampleCount()
-		if l["size"] != "other" && !strings.HasPrefix(l["size"], "tile_") && !strings.HasPrefix(l["size"], "fit_") && l["size"] != "colors" {
+		if _, named := namedSizes[l["size"]]; !named && l["size"] != "other" && l["size"] != "custom" {
 			t.Errorf("unbounded size label %q", l["size"])
 		}
 	}

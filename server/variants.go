@@ -108,7 +108,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		if err != nil {
 			return nil, err
 		}
-		s.metrics.transform.WithLabelValues(size.Name, f.Ext()).Observe(time.Since(t0).Seconds())
+		s.metrics.transform.WithLabelValues(sizeLabel(size), f.Ext()).Observe(time.Since(t0).Seconds())
 		img.Source = source
 		s.remember(key, img)
 		if c.Disk != nil && onDisk && source == SourceOriginal && img.Format == f {
