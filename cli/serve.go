@@ -133,39 +133,10 @@ func serve(ctx context.Context, env Env, args []string) error {
 	defer ix.Close()
 	ix.Probe = probe
 
-	signer, err := signing.New(cfg.Keys, cfg.Public)
+	srv, signer, err := newServer(cfg, ix, workers, log)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
-	revoked, err := server.ParseRevocations(cfg.Revoked)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	caches := server.Caches{Memory: cache.NewMemory(int64(cfg.CacheMB) << 20), Derive: cfg.Derive}
-	if cfg.DiskCacheDir != "" {
-		caches.Disk = cache.OpenDisk(cfg.DiskCacheDir, int64(cfg.DiskCacheMB)<<20, log)
-	}
-	if cfg.PhotoPrismCache != "" {
-		if caches.PhotoPrism, err = cache.OpenPhotoPrism(cfg.PhotoPrismCache); err != nil {
-			return fmt.Errorf("config: photoprism_cache_dir: %w", err)
-		}
-	}
-	limit, _ := transform.NewLimit(cfg.MaxSize)
-	crop, _ := transform.ParseCrop(cfg.Crop)
-	background, _ := transform.ParseColor(cfg.Background)
-	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
-		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
-	srv := server.New(ix, signer, transform.New(topts), server.Options{
-		Workers:        workers,
-		QueueLength:    cfg.QueueLength,
-		RequestTimeout: cfg.RequestTimeout,
-		MaxSize:        limit,
-		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
-		Caches:         caches,
-		CustomMax:      cfg.CustomMax,
-		Negotiate:      cfg.Negotiate,
-	}, log)
-	srv.SetRevocations(revoked)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -173,28 +144,11 @@ func serve(ctx context.Context, env Env, args []string) error {
 	// The admin listener comes up before the scan: /healthz answers while a
 	// large library is hashed, /readyz only once it is loaded.
 	if cfg.AdminListen != "" {
-		al, err := net.Listen("tcp", cfg.AdminListen)
+		stopAdmin, err := startAdmin(cfg, srv, ix, log)
 		if err != nil {
-			return fmt.Errorf("config: admin_listen: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/", srv.AdminHandler(cfg.Pprof))
-		if cfg.LinksPage {
-			public := cfg.PublicURL
-			if public == "" {
-				public = "http://" + cfg.Listen
-			}
-			mux.Handle("/links/", picker.New(ix, picker.Options{
-				PublicURL: strings.TrimRight(public, "/"),
-				Signer:    srv.Signer,
-				User:      cfg.LinksUser,
-				Password:  cfg.LinksPassword,
-			}))
-		}
-		admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = admin.Serve(al) }()
-		defer admin.Close()
-		log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
+		defer stopAdmin()
 	}
 
 	if cfg.IndexFile != "" {
@@ -349,4 +303,70 @@ func printExamples(env Env, ix *storage.Index, signer *signing.Signer, base stri
 		}
 	}
 	fmt.Fprintf(env.Stdout, "Mint more: go run . sign --dev --size tile_500 PATH\n\n")
+}
+
+// newServer builds the HTTP server from the config: keys, revocations,
+// result caches and the transform settings.
+func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Logger) (*server.Server, *signing.Signer, error) {
+	signer, err := signing.New(cfg.Keys, cfg.Public)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	revoked, err := server.ParseRevocations(cfg.Revoked)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	caches := server.Caches{Memory: cache.NewMemory(int64(cfg.CacheMB) << 20), Derive: cfg.Derive}
+	if cfg.DiskCacheDir != "" {
+		caches.Disk = cache.OpenDisk(cfg.DiskCacheDir, int64(cfg.DiskCacheMB)<<20, log)
+	}
+	if cfg.PhotoPrismCache != "" {
+		if caches.PhotoPrism, err = cache.OpenPhotoPrism(cfg.PhotoPrismCache); err != nil {
+			return nil, nil, fmt.Errorf("config: photoprism_cache_dir: %w", err)
+		}
+	}
+	limit, _ := transform.NewLimit(cfg.MaxSize)
+	crop, _ := transform.ParseCrop(cfg.Crop)
+	background, _ := transform.ParseColor(cfg.Background)
+	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
+		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
+	srv := server.New(ix, signer, transform.New(topts), server.Options{
+		Workers:        workers,
+		QueueLength:    cfg.QueueLength,
+		RequestTimeout: cfg.RequestTimeout,
+		MaxSize:        limit,
+		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
+		Caches:         caches,
+		CustomMax:      cfg.CustomMax,
+		Negotiate:      cfg.Negotiate,
+	}, log)
+	srv.SetRevocations(revoked)
+	return srv, signer, nil
+}
+
+// startAdmin serves metrics, probes, pprof and the link picker on
+// admin_listen; the returned func stops it.
+func startAdmin(cfg *config.Config, srv *server.Server, ix *storage.Index, log *slog.Logger) (func(), error) {
+	al, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return nil, fmt.Errorf("config: admin_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.AdminHandler(cfg.Pprof))
+	if cfg.LinksPage {
+		public := cfg.PublicURL
+		if public == "" {
+			public = "http://" + cfg.Listen
+		}
+		mux.Handle("/links/", picker.New(ix, picker.Options{
+			PublicURL: strings.TrimRight(public, "/"),
+			Signer:    srv.Signer,
+			User:      cfg.LinksUser,
+			Password:  cfg.LinksPassword,
+		}))
+	}
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = admin.Serve(al) }()
+	log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
+	return func() { admin.Close() }, nil
 }
