@@ -29,6 +29,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "deps: Go is not on PATH (expected /usr/local/go/bin); install Go 1.24+ first" >&2
+  echo "deps: Go is not on PATH (expected /usr/local/go/bin); install Go 1.26+ first" >&2
   exit 1
 fi
