@@ -23,7 +23,7 @@ vet:
 	$(GO) vet ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo chromium nginx file ffmpeg
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build

@@ -60,3 +60,53 @@ func TestHugoExampleBuildsWorkingImages(t *testing.T) {
 		}
 	}
 }
+
+// The Jekyll include works as written too (Debian's jekyll).
+func TestJekyllExampleBuildsWorkingImages(t *testing.T) {
+	jekyll, err := exec.LookPath("jekyll")
+	if err != nil {
+		t.Fatal("jekyll not installed; `make test` installs it (scripts/deps.sh)")
+	}
+	orig := copyPhotos(t, "test_exif_full.jpg", "cops.jpg")
+	cfg := filepath.Join(t.TempDir(), "thumbd.yaml")
+	writeConfig(t, cfg, orig, []string{key1}, nil)
+	p := start(t, "--config", cfg)
+	base := "http://" + p.addr
+
+	site := t.TempDir()
+	for _, d := range []string{"_data", "_includes"} {
+		os.MkdirAll(filepath.Join(site, d), 0o755)
+	}
+	manifest := run(t, "links", "--config", cfg, "--base", base, "--size", "tile_224", "--size", "fit_720", "--size", "fit_1280", "--size", "fit_1920")
+	os.WriteFile(filepath.Join(site, "_data", "photos.json"), []byte(manifest), 0o644)
+	inc, err := os.ReadFile("../examples/jekyll/_includes/photo.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(site, "_includes", "photo.html"), inc, 0o644)
+	os.WriteFile(filepath.Join(site, "_config.yml"), []byte("title: t\n"), 0o644)
+	os.WriteFile(filepath.Join(site, "post.html"), []byte("---\nlayout: null\n---\n{% include photo.html path=\"test_exif_full.jpg\" alt=\"A street\" %}\n"), 0o644)
+
+	cmd := exec.Command(jekyll, "build", "--quiet", "--source", site, "--destination", filepath.Join(site, "_site"))
+	cmd.Dir = site
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("jekyll: %v\n%s", err, out)
+	}
+	page, err := os.ReadFile(filepath.Join(site, "_site", "post.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	if !strings.Contains(html, `alt="A street"`) || !strings.Contains(html, `width="540" height="720"`) {
+		t.Fatalf("rendered page lacks the expected <img>:\n%s", html)
+	}
+	urls := regexp.MustCompile(`http://127\.0\.0\.1:\d+/t/[^" ,]+`).FindAllString(html, -1)
+	if len(urls) < 4 {
+		t.Fatalf("want src and srcset URLs, got %v in:\n%s", urls, html)
+	}
+	for _, u := range urls {
+		if code, h, _ := get(t, u); code != 200 || h.Get("Content-Type") != "image/jpeg" {
+			t.Errorf("%s: %d %s", u, code, h.Get("Content-Type"))
+		}
+	}
+}
