@@ -2,9 +2,10 @@
 # Installs what thumbd needs to build, run and test on Debian (bookworm):
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
 # for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
-# packages may be named as arguments (make test adds hugo, jekyll, chromium, nginx, file and ffmpeg for the end-to-end
-# test). Idempotent: it only calls apt-get when something is missing, and
-# waits for the dpkg lock (a fresh machine may still be running apt).
+# packages may be named as arguments (make test adds hugo, jekyll, chromium,
+# nginx, file and ffmpeg for the end-to-end tests). Idempotent: it only calls
+# apt-get when something is missing, and waits for the dpkg lock (a fresh
+# machine may still be running apt).
 set -euo pipefail
 
 missing=()
