@@ -214,8 +214,11 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 	st := &stats{statuses: map[int]int{}, kinds: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	var samples []string
-	var done atomic.Bool
+	var (
+		samples   []string
+		samplesMu sync.Mutex
+		done      atomic.Bool
+	)
 	go func() {
 		t := time.NewTicker(dur / 10)
 		defer t.Stop()
@@ -223,7 +226,10 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 		for !done.Load() {
 			select {
 			case <-t.C:
-				samples = append(samples, fmt.Sprintf("%4.0fs: %d MiB", time.Since(start).Seconds(), rss()))
+				line := fmt.Sprintf("%4.0fs: %d MiB", time.Since(start).Seconds(), rss())
+				samplesMu.Lock()
+				samples = append(samples, line)
+				samplesMu.Unlock()
 			case <-ctx.Done():
 				return
 			}
@@ -311,7 +317,9 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 	for _, c := range codes {
 		fmt.Fprintf(&b, " %d: %d;", c, st.statuses[c])
 	}
+	samplesMu.Lock()
 	fmt.Fprintf(&b, "\n\nRSS: start %d MiB, during the run:\n\n```\n%s\n```\n\nend %d MiB. Goroutines: %d before, %d after (idle).\n", rss0, strings.Join(samples, "\n"), rssEnd, g0, g1)
+	samplesMu.Unlock()
 	if len(st.bad5xx) > 0 {
 		fmt.Fprintf(&b, "\nUnexpected 5xx: %v\n", st.bad5xx[:min(10, len(st.bad5xx))])
 	}
