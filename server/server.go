@@ -329,20 +329,24 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		res := c.Response()
-		attrs := []any{
-			"id", id,
-			"method", c.Request().Method,
-			"path", redact(c.Request().URL.Path),
-			"status", res.Status,
-			"bytes", res.Size,
-			"ms", float64(time.Since(start).Microseconds()) / 1000,
-		}
-		if v, ok := c.Get(cacheKey).(string); ok {
-			attrs = append(attrs, "cache", v)
-		}
 		s.metrics.observe(c, start)
-		s.log.Info("request", attrs...)
+		// Build the line only when it will be written: cache hits are a hot
+		// path, and production often runs at warn.
+		if ctx := c.Request().Context(); s.log.Enabled(ctx, slog.LevelInfo) {
+			res := c.Response()
+			attrs := []any{
+				"id", id,
+				"method", c.Request().Method,
+				"path", redact(c.Request().URL.Path),
+				"status", res.Status,
+				"bytes", res.Size,
+				"ms", float64(time.Since(start).Microseconds()) / 1000,
+			}
+			if v, ok := c.Get(cacheKey).(string); ok {
+				attrs = append(attrs, "cache", v)
+			}
+			s.log.InfoContext(ctx, "request", attrs...)
+		}
 		return nil
 	}
 }
