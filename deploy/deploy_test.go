@@ -294,12 +294,20 @@ func TestProbesAndDashboardMetricsExist(t *testing.T) {
 	if r, err := http.Get(pub.URL + "/t/" + o.Hash + "/" + tok + "/tile_50"); err != nil || r.StatusCode != 200 {
 		t.Fatalf("thumbnail: %v %v", r.StatusCode, err)
 	}
-	r, err := http.Get(admin.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The request is recorded after its response has gone out: scrape until
+	// its histogram is there.
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r, err := http.Get(admin.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		if bytes.Contains(body, []byte("thumbd_http_request_duration_seconds_count{")) {
+			break
+		}
 	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
 	exported := map[string]bool{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(line, "#") {

@@ -155,12 +155,19 @@ func TestCDNCachesAsDocumented(t *testing.T) {
 		if code, cache := viaProxy(t, u); code != 200 || cache != "MISS" {
 			t.Fatalf("first: %d %s, want 200 MISS", code, cache)
 		}
+		// thumbd records a request after the response has gone out; wait
+		// until the miss is counted before taking the baseline.
 		before := thumbRequests(t, p.admin)
+		for deadline := time.Now().Add(5 * time.Second); before < 1 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			before = thumbRequests(t, p.admin)
+		}
 		for i := 0; i < 3; i++ {
 			if code, cache := viaProxy(t, u); code != 200 || cache != "HIT" {
 				t.Fatalf("repeat: %d %s, want 200 HIT", code, cache)
 			}
 		}
+		time.Sleep(200 * time.Millisecond) // a request reaching thumbd would be counted by now
 		if after := thumbRequests(t, p.admin); after != before {
 			t.Errorf("thumbd answered %d more requests behind a cache hit", after-before)
 		}

@@ -1135,7 +1135,11 @@ func TestE2ETokensNeverLogged(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", c.url, r.Status, c.status)
 		}
 	}
+	// The access line is written after the response has gone out.
 	out := logs.String()
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(out, `"msg":"request"`) < 4 && time.Now().Before(deadline); out = logs.String() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, tok := range []string{good, forged, corruptTok} {
 		if strings.Contains(out, tok) {
 			t.Errorf("token %s is in the logs:\n%s", tok, out)

@@ -63,7 +63,19 @@ func TestAdminMetricsAndProbes(t *testing.T) {
 	get(t, thumbURL(base, cops, "AAAAAAAAAAAAAAAAAAAAAAAA", "tile_224")) // 403
 	get(t, thumbURL(base, cops, "x", "tile_99999"))                      // 400, unknown size
 
+	// A request is recorded after its response has gone out: wait until
+	// all of them are counted (4 + 3 custom) before reading the figures.
 	fams := scrape(t, admin.URL)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); fams = scrape(t, admin.URL) {
+		var n uint64
+		for _, m := range fams["thumbd_http_request_duration_seconds"].GetMetric() {
+			n += m.GetHistogram().GetSampleCount()
+		}
+		if n >= 7 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, name := range []string{
 		"thumbd_http_request_duration_seconds", "thumbd_transform_duration_seconds",
 		"thumbd_transforms_in_flight", "thumbd_queue_depth", "thumbd_workers",
