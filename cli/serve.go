@@ -229,11 +229,7 @@ func reload(ctx context.Context, env Env, args []string, file string, srv *serve
 // apply installs the reloadable parts of cfg: keys, revocations and the
 // log level.
 func apply(cfg *config.Config, srv *server.Server) error {
-	sg, err := signing.New(cfg.Keys, cfg.Public)
-	if err != nil {
-		return err
-	}
-	rv, err := server.ParseRevocations(cfg.Revoked)
+	sg, rv, err := policy(cfg)
 	if err != nil {
 		return err
 	}
@@ -242,6 +238,20 @@ func apply(cfg *config.Config, srv *server.Server) error {
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	logLevel.Set(level)
 	return nil
+}
+
+// policy is the reloadable access policy in cfg: the keys and the revoked
+// links. Start-up and reloads build it the same way.
+func policy(cfg *config.Config) (*signing.Signer, *server.Revocations, error) {
+	sg, err := signing.New(cfg.Keys, cfg.Public)
+	if err != nil {
+		return nil, nil, err
+	}
+	rv, err := server.ParseRevocations(cfg.Revoked)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sg, rv, nil
 }
 
 // watchFile signals after file changes. It watches the folder, not the
@@ -308,11 +318,7 @@ func printExamples(env Env, ix *storage.Index, signer *signing.Signer, base stri
 // newServer builds the HTTP server from the config: keys, revocations,
 // result caches and the transform settings.
 func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Logger) (*server.Server, *signing.Signer, error) {
-	signer, err := signing.New(cfg.Keys, cfg.Public)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
-	}
-	revoked, err := server.ParseRevocations(cfg.Revoked)
+	signer, revoked, err := policy(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}

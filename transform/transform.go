@@ -185,7 +185,6 @@ var startOnce sync.Once
 // makes a different image and the cache only grows RSS (govips#318).
 func Startup(concurrency int, logger *slog.Logger) {
 	startOnce.Do(func() {
-		limitMallocArenas()
 		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
 			// Only warnings and worse; libvips' info chatter is noise.
 			if level <= vips.LogLevelWarning {
