@@ -41,7 +41,7 @@ func (lf linkFlags) minter(keys []string, public bool) (links.Minter, error) {
 		if video.IsFormat(sz) {
 			continue
 		}
-		if _, err := thumburl.Parse(strings.Repeat("0", 40), "x", sz); err != nil {
+		if _, _, _, err := thumburl.ParseSizeSegment(sz); err != nil {
 			return links.Minter{}, fmt.Errorf("--size %q: unknown size (a name such as tile_500 or fit_1920, or fit_<W>x<H>, tile_<N>, screen_<W>x<H>)", sz)
 		}
 	}

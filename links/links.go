@@ -73,11 +73,11 @@ func (m Minter) Mint(p Photo, sizes []string) ([]Link, error) {
 			out = append(out, Link{Size: sz, URL: base + thumburl.VideoPath(p.Hash, tok, sz), Width: p.Width, Height: p.Height, Expires: m.Expires})
 			continue
 		}
-		name, _, _ := strings.Cut(sz, ".")
-		s, err := transform.ParseSize(name)
+		s, _, _, err := thumburl.ParseSizeSegment(sz)
 		if err != nil {
 			return nil, fmt.Errorf("size %q: %w", sz, err)
 		}
+		name := s.Name // the token covers the size, not the extension
 		tok, err := m.Signer.Sign(p.Hash, name, m.Expires)
 		if err != nil {
 			return nil, err

@@ -106,3 +106,10 @@ func TestManifests(t *testing.T) {
 		t.Errorf("empty manifest: %q", empty.String())
 	}
 }
+
+// An unknown extension is refused like an unknown size.
+func TestMintRefusesUnknownExtension(t *testing.T) {
+	if _, err := minter(t).Mint(photo, []string{"tile_224.bmp"}); err == nil {
+		t.Error("tile_224.bmp minted")
+	}
+}

@@ -260,7 +260,7 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 		}
 		var named []string
 		for _, s := range sizes {
-			if _, err := thumburl.Parse(strings.Repeat("0", 40), "x", s); err != nil {
+			if _, _, _, err := thumburl.ParseSizeSegment(s); err != nil {
 				data["Error"] = "unknown size " + strconv.Quote(s)
 				render(w, "photo.html", data)
 				return

@@ -55,26 +55,36 @@ func Parse(hash, token, size string) (Request, error) {
 	if token == "" || len(token) > 64 {
 		return Request{}, fmt.Errorf("%w: token", ErrMalformed)
 	}
-	r := Request{Hash: hash, Token: token, Format: transform.JPEG}
-	name := size
-	if base, ext, ok := strings.Cut(size, "."); ok {
-		f, known := extFormats[ext]
-		if !known {
-			return Request{}, fmt.Errorf("%w: extension %.10q", transform.ErrUnknownSize, ext)
+	r := Request{Hash: hash, Token: token}
+	var err error
+	if r.Size, r.Format, r.Explicit, err = ParseSizeSegment(size); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// ParseSizeSegment reads the size segment, <size>[.ext]: the size, the
+// output format, and whether the extension chose it. The sign command and
+// the link picker validate sizes with it too.
+func ParseSizeSegment(seg string) (transform.Size, transform.Format, bool, error) {
+	name, f, explicit := seg, transform.JPEG, false
+	if base, ext, ok := strings.Cut(seg, "."); ok {
+		var known bool
+		if f, known = extFormats[ext]; !known {
+			return transform.Size{}, 0, false, fmt.Errorf("%w: extension %.10q", transform.ErrUnknownSize, ext)
 		}
-		name, r.Format, r.Explicit = base, f, true
+		name, explicit = base, true
 	}
 	s, err := transform.ParseSize(name)
 	if err != nil {
-		return Request{}, err
+		return transform.Size{}, 0, false, err
 	}
-	r.Size = s
 	if s.Mode == transform.Colors {
 		// colors is 3x3 PNG whatever the extension says (PhotoPrism's rule);
 		// deciding it here keeps cache keys and Content-Type truthful.
-		r.Format = transform.PNG
+		f = transform.PNG
 	}
-	return r, nil
+	return s, f, explicit, nil
 }
 
 // VideoPath builds /v/<hash>/<token>/<format>.
