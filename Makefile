@@ -23,7 +23,7 @@ vet:
 	$(GO) vet ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build
@@ -37,6 +37,8 @@ fuzz: deps
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzJPEG -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzPNG -fuzztime $(FUZZTIME)
+	$(GO) test ./metastrip -run '^$$' -fuzz FuzzWebP -fuzztime $(FUZZTIME)
+	$(GO) test ./metastrip -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
 	$(GO) test ./video -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME)
 
 clean:

@@ -248,3 +248,27 @@ func TestPhotoPrismTierStripsMetadata(t *testing.T) {
 		t.Error("PhotoPrism file changed")
 	}
 }
+
+// A small entry cut from a large buffer must not pin the buffer: the
+// budget counts memory held, and Put keeps a copy of its own.
+func TestMemoryCountsHeldNotLength(t *testing.T) {
+	m := NewMemory(1 << 20)
+	big := make([]byte, 64<<20)
+	m.Put("k", Entry{Body: big[:1000]})
+	e, ok := m.Get("k")
+	if !ok {
+		t.Fatal("entry not kept")
+	}
+	if cap(e.Body) != len(e.Body) {
+		t.Fatalf("stored body has cap %d for len %d: it pins its source buffer", cap(e.Body), len(e.Body))
+	}
+	if st := m.Stats(); st.Bytes > 1000+overhead {
+		t.Fatalf("budget counts %d bytes for a 1000-byte entry", st.Bytes)
+	}
+	// A tight slice is kept as it is (no copy on the hot path).
+	tight := make([]byte, 500)
+	m.Put("t", Entry{Body: tight})
+	if e, _ := m.Get("t"); &e.Body[0] != &tight[0] {
+		t.Fatal("tight body was copied")
+	}
+}

@@ -189,3 +189,26 @@ func (d *Disk) Stats() DiskStats {
 		Bytes: d.used.Load(), Degraded: d.Degraded(),
 	}
 }
+
+// Delete removes every cached file whose key starts with prefix (a revoked
+// photo's variants), so nothing of it stays on disk. Keys start with the
+// photo's hash, so only its own folder is listed.
+func (d *Disk) Delete(prefix string) int {
+	dir := filepath.Dir(d.path(prefix))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err == nil && os.Remove(filepath.Join(dir, e.Name())) == nil {
+			d.used.Add(-fi.Size())
+			n++
+		}
+	}
+	return n
+}

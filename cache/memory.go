@@ -72,19 +72,31 @@ func (m *Memory) Get(key string) (Entry, bool) {
 	return el.Value.(*memItem).entry, true
 }
 
+// held is the memory an entry keeps alive: its backing array, not its
+// length, since a slice of a larger buffer pins all of it.
+func held(e Entry) int64 { return int64(cap(e.Body)) + overhead }
+
 // Put stores an entry, evicting least recently used ones to stay in budget.
 // Entries larger than an eighth of the budget are not kept: one giant
-// fit_7680 must not flush hundreds of tiles.
+// fit_7680 must not flush hundreds of tiles. A body that is a window into a
+// larger buffer (an original cut from a big file, a slice of a decoder's
+// output) is copied to a buffer of its own first, so the budget counts the
+// memory really held.
 func (m *Memory) Put(key string, e Entry) {
-	size := int64(len(e.Body)) + overhead
-	if m.budget <= 0 || size > m.budget/8 {
+	if m.budget <= 0 || int64(len(e.Body))+overhead > m.budget/8 {
 		return
 	}
+	if cap(e.Body) > len(e.Body) {
+		own := make([]byte, len(e.Body))
+		copy(own, e.Body)
+		e.Body = own
+	}
+	size := held(e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if el, ok := m.items[key]; ok {
 		old := el.Value.(*memItem)
-		m.used += size - int64(len(old.entry.Body)) - overhead
+		m.used += size - held(old.entry)
 		old.entry = e
 		m.order.MoveToFront(el)
 	} else {
@@ -96,7 +108,7 @@ func (m *Memory) Put(key string, e Entry) {
 		it := el.Value.(*memItem)
 		m.order.Remove(el)
 		delete(m.items, it.key)
-		m.used -= int64(len(it.entry.Body)) + overhead
+		m.used -= held(it.entry)
 		m.evictions.Add(1)
 	}
 }
@@ -107,7 +119,7 @@ func (m *Memory) Delete(prefix string) {
 	defer m.mu.Unlock()
 	for k, el := range m.items {
 		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
-			m.used -= int64(len(el.Value.(*memItem).entry.Body)) + overhead
+			m.used -= held(el.Value.(*memItem).entry)
 			m.order.Remove(el)
 			delete(m.items, k)
 		}

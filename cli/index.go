@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/transform"
 )
 
 // indexCmd builds or refreshes the index file: a Kubernetes CronJob can run
@@ -32,11 +33,15 @@ func indexCmd(ctx context.Context, env Env, args []string) error {
 	if path == "" {
 		return fmt.Errorf("index: no index file (set index_file or --index-file)")
 	}
-	ix, err := storage.Open(cfg.Originals, 0, slog.New(slog.DiscardHandler))
+	// Built as serve builds it: the same file-size limit, and the probe
+	// that fills dimensions and dates (serve reuses these entries as they are).
+	transform.Startup(1, slog.New(slog.DiscardHandler))
+	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return fmt.Errorf("config: originals: %w", err)
 	}
 	defer ix.Close()
+	ix.Probe = probe(cfg.MaxFrames)
 	if _, err := ix.LoadIndexFile(path); err != nil {
 		fmt.Fprintf(env.Stderr, "index: %v; hashing everything\n", err)
 	}

@@ -55,7 +55,7 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		}
 		p := links.Photo{Path: o.Path, Hash: o.Hash}
 		if b, err := ix.ReadOriginal(o); err == nil {
-			if info, err := transform.Probe(b); err == nil {
+			if info, err := transform.Probe(b, transform.DefaultMaxFrames); err == nil {
 				p.Width, p.Height, p.Taken = info.Width, info.Height, links.TakenString(info.Taken)
 			}
 		}

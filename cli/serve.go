@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/pflag"
+	"golang.org/x/net/netutil"
 
+	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/config"
 	"github.com/thumbd/thumbd/picker"
@@ -41,15 +44,34 @@ func loadConfig(env Env, fs *pflag.FlagSet, args []string) (*config.Config, bool
 		return nil, false, err
 	}
 	if *dev {
-		host, _, err := net.SplitHostPort(cfg.Listen)
-		if err != nil {
-			return nil, false, fmt.Errorf("config: listen: %v", err)
-		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, false, fmt.Errorf("--dev: listen %s is not a loopback address; the dev key is public", cfg.Listen)
+		// The dev key is public: neither listener may be reachable from
+		// another machine (the admin one mints links through the picker).
+		for _, l := range []struct{ key, addr string }{{"listen", cfg.Listen}, {"admin_listen", cfg.AdminListen}} {
+			if l.addr == "" {
+				continue
+			}
+			if err := loopbackOnly(l.addr); err != nil {
+				return nil, false, fmt.Errorf("--dev: %s %s: %v; the dev key is public", l.key, l.addr, err)
+			}
 		}
 	}
 	return cfg, *dev, nil
+}
+
+// loopbackOnly accepts host:port addresses that only this machine can
+// reach: localhost or a loopback IP (an empty host means every interface).
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errors.New("not a loopback address")
 }
 
 // loadConfigNoKeys is loadConfig for commands that never sign or verify
@@ -65,12 +87,14 @@ func loadConfigNoKeys(env Env, fs *pflag.FlagSet, args []string) (*config.Config
 
 // probe reads dimensions and the date taken at index time (for the link
 // picker and manifests).
-func probe(head []byte) (int, int, time.Time) {
-	info, err := transform.Probe(head)
-	if err != nil {
-		return 0, 0, time.Time{}
+func probe(maxFrames int) storage.Probe {
+	return func(head []byte) (int, int, time.Time) {
+		info, err := transform.Probe(head, maxFrames)
+		if err != nil {
+			return 0, 0, time.Time{}
+		}
+		return info.Width, info.Height, info.Taken
 	}
-	return info.Width, info.Height, info.Taken
 }
 
 func devKeys(dev bool) []string {
@@ -104,6 +128,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	log := newLogger(os.Stderr, cfg)
 	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "config", cfg)
+	log.Info("revocations", "total", len(cfg.Revoked), "from_defaults", cfg.RevokedFrom["defaults"],
+		"from_file", cfg.RevokedFrom["file"], "from_env", cfg.RevokedFrom["env"])
 	if dev {
 		log.Warn("development mode: links are signed with the public dev key; do not deploy")
 	}
@@ -131,7 +157,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("config: originals: %w", err)
 	}
 	defer ix.Close()
-	ix.Probe = probe
+	ix.Probe = probe(cfg.MaxFrames)
 
 	srv, signer, err := newServer(cfg, ix, workers, log)
 	if err != nil {
@@ -162,7 +188,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "hashed", st.Hashed, "reused", st.Reused, "skipped", st.Skipped, "seconds", st.Duration.Seconds())
+	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "hashed", st.Hashed, "reused", st.Reused, "skipped", st.Skipped,
+		"too_large", st.TooLarge, "seconds", st.Duration.Seconds())
 	saveIndex := func() {
 		if cfg.IndexFile == "" {
 			return
@@ -222,7 +249,8 @@ func reload(ctx context.Context, env Env, args []string, file string, srv *serve
 			log.Error("config reload failed; keeping the running config", "err", err)
 			continue
 		}
-		log.Warn("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked), "log_level", cfg.LogLevel)
+		log.Warn("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked),
+			"revoked_from_file", cfg.RevokedFrom["file"], "revoked_from_env", cfg.RevokedFrom["env"], "log_level", cfg.LogLevel)
 	}
 }
 
@@ -331,11 +359,22 @@ func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Log
 			return nil, nil, fmt.Errorf("config: photoprism_cache_dir: %w", err)
 		}
 	}
-	limit, _ := transform.NewLimit(cfg.MaxSize)
-	crop, _ := transform.ParseCrop(cfg.Crop)
-	background, _ := transform.ParseColor(cfg.Background)
+	limit, err := transform.NewLimit(cfg.MaxSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: max_size: %w", err)
+	}
+	crop, err := transform.ParseCrop(cfg.Crop)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: crop: %w", err)
+	}
+	background, err := transform.ParseColor(cfg.Background)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: background: %w", err)
+	}
+	decode := budget.New(int64(cfg.MaxDecodeMB) << 20)
 	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
-		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort}
+		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort,
+		MaxFrames: cfg.MaxFrames, Budget: decode}
 	srv := server.New(ix, signer, transform.New(topts), server.Options{
 		Workers:        workers,
 		QueueLength:    cfg.QueueLength,
@@ -345,6 +384,13 @@ func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Log
 		Caches:         caches,
 		CustomMax:      cfg.CustomMax,
 		Negotiate:      cfg.Negotiate,
+		FailureTTL:     cfg.FailureTTL,
+		ReadTimeout:    cfg.ReadTimeout,
+		WriteTimeout:   cfg.WriteTimeout,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxConnections: maxConnections(cfg.MaxConnections, log),
+		Poster:         video.Limits{MemoryBytes: int64(cfg.FFmpegMemoryMB) << 20},
+		Budget:         decode,
 	}, log)
 	srv.SetRevocations(revoked)
 	return srv, signer, nil
@@ -371,8 +417,46 @@ func startAdmin(cfg *config.Config, srv *server.Server, ix *storage.Index, log *
 			Password:  cfg.LinksPassword,
 		}))
 	}
-	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = admin.Serve(al) }()
+	admin := &http.Server{
+		Handler:           server.AdminGuard(mux, cfg.AdminHosts),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		// pprof's CPU profile runs 30 s by default; leave it room.
+		WriteTimeout: max(cfg.WriteTimeout, 2*time.Minute),
+		IdleTimeout:  cfg.IdleTimeout,
+	}
+	// A few connections are plenty for probes, Prometheus and one person
+	// at the picker; the bound keeps a flood here from taking descriptors
+	// the public port needs, and the other way round (see maxConnections).
+	go func() { _ = admin.Serve(netutil.LimitListener(al, adminConnections)) }()
 	log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
 	return func() { admin.Close() }, nil
+}
+
+// adminConnections bounds the admin listener.
+const adminConnections = 64
+
+// maxConnections is the public listener's bound: configured, or the
+// open-file limit minus a reserve for the admin listener, originals,
+// the disk cache, ffmpeg's pipes and the index, so a flood of connections
+// never leaves the probes without a descriptor.
+func maxConnections(configured int, log *slog.Logger) int {
+	if configured > 0 {
+		return configured
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
+		return 0
+	}
+	limit := int64(rl.Cur)
+	if limit > 1<<20 {
+		limit = 1 << 20
+	}
+	reserve := max(adminConnections+64, limit/8)
+	n := int(limit - reserve)
+	if n < 16 {
+		log.Warn("open-file limit is very low; raise it (ulimit -n)", "limit", limit)
+		n = 16
+	}
+	return n
 }

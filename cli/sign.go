@@ -141,7 +141,7 @@ func photoFor(originals, arg string, probe bool) (links.Photo, error) {
 	sum := sha1.Sum(b)
 	p := links.Photo{Path: rel, Hash: hex.EncodeToString(sum[:])}
 	if probe {
-		if info, err := transform.Probe(b); err == nil {
+		if info, err := transform.Probe(b, transform.DefaultMaxFrames); err == nil {
 			p.Width, p.Height, p.Taken = info.Width, info.Height, links.TakenString(info.Taken)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -64,9 +65,21 @@ type Config struct {
 	DiskCacheMB      int           `mapstructure:"disk_cache_mb"`
 	PhotoPrismCache  string        `mapstructure:"photoprism_cache_dir"`
 	Derive           bool          `mapstructure:"derive"`
+	MaxDecodeMB      int           `mapstructure:"max_decode_mb"`
+	MaxFrames        int           `mapstructure:"max_frames"`
+	FailureTTL       time.Duration `mapstructure:"failure_ttl"`
+	FFmpegMemoryMB   int           `mapstructure:"ffmpeg_memory_mb"`
+	ReadTimeout      time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout     time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout      time.Duration `mapstructure:"idle_timeout"`
+	MaxConnections   int           `mapstructure:"max_connections"`
+	AdminHosts       []string      `mapstructure:"admin_hosts"`
 
 	// File is the config file merged over the defaults, if any.
 	File string `mapstructure:"-"`
+	// RevokedFrom counts the revocations each source contributed
+	// ("defaults", "file", "env"); Revoked is their union.
+	RevokedFrom map[string]int `mapstructure:"-"`
 }
 
 // LogValue keeps secrets out of logs: only the number of keys is shown.
@@ -78,6 +91,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("keys", len(c.Keys)),
 		slog.Bool("public", c.Public),
 		slog.Int("revoked", len(c.Revoked)),
+		slog.Any("revoked_from", c.RevokedFrom),
+		slog.Int("max_decode_mb", c.MaxDecodeMB),
+		slog.Int("max_frames", c.MaxFrames),
 		slog.String("max_size", c.MaxSize),
 		slog.Int("workers", c.Workers),
 		slog.Int("queue_length", c.QueueLength),
@@ -126,6 +142,11 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 		known[k] = true
 	}
 
+	// Revocations add up across sources: an environment variable must
+	// never silently un-revoke what the config file revokes.
+	revFrom := map[string][]string{"defaults": splitKeys(v.Get("revoked"))}
+	revFrom["env"] = splitKeys(os.Getenv("THUMBD_REVOKED"))
+
 	file := os.Getenv("THUMBD_CONFIG")
 	if fs != nil {
 		if f, _ := fs.GetString("config"); f != "" {
@@ -152,6 +173,7 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 			sort.Strings(unknown)
 			return nil, fmt.Errorf("config %s: unknown key %q", file, unknown[0])
 		}
+		revFrom["file"] = splitKeys(fv.Get("revoked"))
 		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
 			return nil, fmt.Errorf("config %s: %w", file, err)
 		}
@@ -173,11 +195,12 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 
 	c := &Config{File: file}
 	if err := v.Unmarshal(c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, decodeError(err)
 	}
 	// THUMBD_KEYS="a,b" arrives as one string; split it on commas.
 	c.Keys = splitKeys(v.Get("keys"))
-	c.Revoked = splitKeys(v.Get("revoked"))
+	c.AdminHosts = splitKeys(v.Get("admin_hosts"))
+	c.Revoked, c.RevokedFrom = unionRevoked(revFrom)
 	if len(c.Keys) == 0 {
 		c.Keys = fallbackKeys
 	}
@@ -185,6 +208,40 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 		return nil, err
 	}
 	return c, nil
+}
+
+// decodeError turns a type error (a list over several lines from
+// mapstructure) into one line naming the first key.
+func decodeError(err error) error {
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		msg := de.Error()
+		if u := de.Unwrap(); u != nil {
+			msg = u.Error()
+		}
+		msg, _, _ = strings.Cut(msg, "\n")
+		return fmt.Errorf("config: %s: %s", de.Name(), msg)
+	}
+	msg, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+	return fmt.Errorf("config: %s", msg)
+}
+
+// unionRevoked merges the revocations of every source, in a stable order
+// without duplicates, and counts what each source brought.
+func unionRevoked(from map[string][]string) ([]string, map[string]int) {
+	var out []string
+	seen := map[string]bool{}
+	counts := map[string]int{}
+	for _, src := range []string{"defaults", "file", "env"} {
+		for _, e := range from[src] {
+			counts[src]++
+			if !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out, counts
 }
 
 func splitKeys(raw any) []string {
@@ -301,8 +358,11 @@ func (c *Config) Validate() error {
 	if c.DiskCacheDir != "" && c.DiskCacheMB <= 0 {
 		return bad("disk_cache_mb", "%d; want a positive size when disk_cache_dir is set", c.DiskCacheMB)
 	}
-	if c.DiskCacheDir != "" && c.Originals != "" && within(c.DiskCacheDir, c.Originals) {
-		return bad("disk_cache_dir", "%q is inside the originals folder, which thumbd never writes", c.DiskCacheDir)
+	if c.DiskCacheDir != "" && within(c.DiskCacheDir, c.Originals) {
+		return bad("disk_cache_dir", "%q is inside the originals folder (symlinks resolved), which thumbd never writes", c.DiskCacheDir)
+	}
+	if c.DiskCacheDir != "" && within(c.Originals, c.DiskCacheDir) {
+		return bad("disk_cache_dir", "%q holds the originals folder; the cache would evict photos and index itself", c.DiskCacheDir)
 	}
 	if c.PhotoPrismCache != "" {
 		if fi, err := os.Stat(c.PhotoPrismCache); err != nil || !fi.IsDir() {
@@ -311,7 +371,7 @@ func (c *Config) Validate() error {
 	}
 	if c.IndexFile != "" {
 		if within(c.IndexFile, c.Originals) {
-			return bad("index_file", "%q is inside the originals folder, which thumbd never writes", c.IndexFile)
+			return bad("index_file", "%q is inside the originals folder (symlinks resolved), which thumbd never writes", c.IndexFile)
 		}
 		if fi, err := os.Stat(filepath.Dir(c.IndexFile)); err != nil || !fi.IsDir() {
 			return bad("index_file", "folder of %q does not exist", c.IndexFile)
@@ -326,6 +386,34 @@ func (c *Config) Validate() error {
 	if c.VipsConcurrency < 1 {
 		return bad("vips_concurrency", "%d; want 1 or more", c.VipsConcurrency)
 	}
+	if c.MaxDecodeMB < 16 {
+		return bad("max_decode_mb", "%d; want at least 16 (MiB of decoded pixels across all jobs; size it for the container's memory limit)", c.MaxDecodeMB)
+	}
+	if c.MaxFrames < 1 {
+		return bad("max_frames", "%d; want 1 or more", c.MaxFrames)
+	}
+	if c.FailureTTL < 0 {
+		return bad("failure_ttl", "%v is negative (0 turns the failure cache off)", c.FailureTTL)
+	}
+	if c.FFmpegMemoryMB < 64 {
+		return bad("ffmpeg_memory_mb", "%d; want at least 64", c.FFmpegMemoryMB)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", c.ReadTimeout}, {"write_timeout", c.WriteTimeout}, {"idle_timeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			return bad(d.key, "%v; want a positive duration such as 30s", d.v)
+		}
+	}
+	if c.MaxConnections < 0 {
+		return bad("max_connections", "%d is negative (0 derives it from the open-file limit)", c.MaxConnections)
+	}
+	for i, h := range c.AdminHosts {
+		if strings.ContainsAny(h, "/ *") {
+			return bad("admin_hosts", "entry #%d %q; want a host name such as thumbd-admin.internal", i+1, h)
+		}
+	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return bad("log_level", "%v", err)
 	}
@@ -335,15 +423,38 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// within reports whether dir is root or below it.
+// within reports whether dir is root or below it, after resolving
+// symlinks in both: a cache folder that is a symlink into the library is
+// inside the library.
 func within(dir, root string) bool {
-	d, err1 := filepath.Abs(dir)
-	r, err2 := filepath.Abs(root)
+	d, err1 := resolve(dir)
+	r, err2 := resolve(root)
 	if err1 != nil || err2 != nil {
 		return false
 	}
 	rel, err := filepath.Rel(r, d)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// resolve makes p absolute and resolves symlinks in the part of it that
+// exists; the rest (a folder thumbd will create) is appended as written.
+func resolve(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+		cur = parent
+	}
 }
 
 // ParseLevel maps a log_level value to a slog level.

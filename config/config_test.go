@@ -311,6 +311,13 @@ func TestValidationErrors(t *testing.T) {
 		{name: "request_timeout negative", file: "request_timeout: -5s\n", want: []string{"request_timeout:"}},
 		{name: "shutdown_timeout 0s", file: "shutdown_timeout: 0s\n", want: []string{"shutdown_timeout:"}},
 		{name: "listen empty", file: "listen: \"\"\n", want: []string{"listen:"}},
+		{name: "type error string for int", file: "workers: abc\ncache_mb: [1]\n", want: []string{"config: ", "workers: ", "int"}},
+		{name: "type error list for int", file: "cache_mb: [1]\n", want: []string{"cache_mb: "}},
+		{name: "type error env duration", env: map[string]string{"THUMBD_READ_TIMEOUT": "soon"}, want: []string{"read_timeout: "}},
+		{name: "max_decode_mb too small", file: "max_decode_mb: 1\n", want: []string{"max_decode_mb:"}},
+		{name: "max_frames 0", file: "max_frames: 0\n", want: []string{"max_frames:"}},
+		{name: "read_timeout 0", file: "read_timeout: 0s\n", want: []string{"read_timeout:"}},
+		{name: "admin_hosts wildcard", file: "admin_hosts: ['*']\n", want: []string{"admin_hosts:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cleanEnv(t)
@@ -495,4 +502,59 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("Load returned a config that does not validate: %v", err)
 		}
 	})
+}
+
+// Revocations from the config file and THUMBD_REVOKED add up; neither
+// source can un-revoke the other's entries.
+func TestRevocationsFromEverySourceAddUp(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	h1, h2, h3 := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
+	file := writeFile(t, tmp, "c.yaml", "revoked: ['"+h1+"', '"+h2+"/tile_500']\n")
+	t.Setenv("THUMBD_REVOKED", h3+","+h1)
+	c, err := config.Load(defaults(t), flags(t, "--originals", tmp, "--config", file), []string{keyF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{h1, h2 + "/tile_500", h3}
+	if !slices.Equal(c.Revoked, want) {
+		t.Errorf("Revoked = %q; want %q", c.Revoked, want)
+	}
+	if c.RevokedFrom["file"] != 2 || c.RevokedFrom["env"] != 2 {
+		t.Errorf("RevokedFrom = %v; want file 2, env 2", c.RevokedFrom)
+	}
+}
+
+// A cache folder (or index file) reached through a symlink into the
+// originals is inside the originals; so is a cache folder above them.
+func TestWritablePathsResolveSymlinks(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	orig := filepath.Join(tmp, "photos")
+	if err := os.MkdirAll(filepath.Join(orig, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "cache-link")
+	if err := os.Symlink(filepath.Join(orig, "sub"), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, file, want string }{
+		{"cache via symlink", "disk_cache_dir: " + link + "\n", "disk_cache_dir:"},
+		{"new cache folder below a symlink", "disk_cache_dir: " + filepath.Join(link, "new", "deeper") + "\n", "disk_cache_dir:"},
+		{"cache above originals", "disk_cache_dir: " + tmp + "\n", "disk_cache_dir:"},
+		{"index file via symlink", "index_file: " + filepath.Join(link, "index.json") + "\n", "index_file:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cf := writeFile(t, t.TempDir(), "c.yaml", tc.file)
+			_, err := config.Load(defaults(t), flags(t, "--originals", orig, "--config", cf), []string{keyF})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v; want one naming %s", err, tc.want)
+			}
+		})
+	}
+	// A cache folder beside the originals is fine.
+	cf := writeFile(t, t.TempDir(), "c.yaml", "disk_cache_dir: "+filepath.Join(tmp, "cache")+"\n")
+	if _, err := config.Load(defaults(t), flags(t, "--originals", orig, "--config", cf), []string{keyF}); err != nil {
+		t.Fatal(err)
+	}
 }

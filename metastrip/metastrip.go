@@ -1,7 +1,8 @@
-// Package metastrip removes private metadata from JPEG and PNG files
+// Package metastrip removes private metadata from JPEG, PNG and WebP files
 // without touching the compressed pixels: EXIF (GPS, camera serials, maker
 // notes), XMP, IPTC and comments go; the colour profile stays, and for
 // JPEG the orientation can be kept in a minimal EXIF block of its own.
+// Check is the fail-closed verifier for what is about to be served.
 package metastrip
 
 import (
@@ -82,17 +83,12 @@ func JPEG(b []byte, orientation int) ([]byte, error) {
 // keepSegment keeps what decoding needs: frame and scan headers, tables,
 // JFIF (APP0), the ICC profile (APP2 "ICC_PROFILE") and Adobe (APP14, the
 // colour transform of CMYK/YCCK files). EXIF and XMP (APP1), MPF and other
-// APP2 payloads, IPTC (APP13), comments and other application segments go.
+// APP2 payloads, IPTC (APP13), comments, other application segments and
+// reserved markers go. It shares jpegSegment with Check, so whatever JPEG
+// keeps, Check accepts.
 func keepSegment(m byte, payload []byte) bool {
-	switch {
-	case m == 0xE0, m == 0xEE:
-		return true
-	case m == 0xE2:
-		return bytes.HasPrefix(payload, []byte("ICC_PROFILE\x00"))
-	case m >= 0xE1 && m <= 0xEF, m == 0xFE:
-		return false
-	}
-	return true
+	_, keep := jpegSegment(m, payload)
+	return keep
 }
 
 // exifOrientation builds an APP1 segment: "Exif\0\0" + a big-endian TIFF
@@ -112,12 +108,30 @@ func exifOrientation(o int) []byte {
 
 var pngSig = []byte("\x89PNG\r\n\x1a\n")
 
-// dropPNG are the chunks that carry text or EXIF (tEXt/zTXt/iTXt hold XMP
-// and comments; eXIf holds EXIF; tIME the edit time).
-var dropPNG = map[string]bool{"tEXt": true, "zTXt": true, "iTXt": true, "eXIf": true, "tIME": true}
+// pngDecode are the chunks a decoder may need: the critical ones, colour
+// (iCCP, sRGB, gAMA, cHRM, cICP, mDCv, cLLi, sBIT), transparency,
+// background, palette histogram and suggestions, pixel size and APNG
+// animation. Every other ancillary chunk is dropped: tEXt/zTXt/iTXt hold
+// XMP and comments, eXIf holds EXIF, tIME the edit time, and private
+// chunks (caBX C2PA manifests, vendor chunks) can hold anything.
+var pngDecode = map[string]bool{
+	"IHDR": true, "PLTE": true, "IDAT": true, "IEND": true,
+	"tRNS": true, "cHRM": true, "gAMA": true, "iCCP": true, "sBIT": true,
+	"sRGB": true, "cICP": true, "mDCv": true, "cLLi": true, "bKGD": true,
+	"hIST": true, "pHYs": true, "sPLT": true,
+	"acTL": true, "fcTL": true, "fdAT": true,
+}
 
-// PNG returns b without text, EXIF and time chunks; chunk CRCs are checked
-// so a damaged file is refused rather than passed on.
+// keepPNG: the chunks above, and unknown critical chunks (upper-case first
+// letter), which are left for the decoder to refuse rather than silently
+// changing what the image means; Check refuses them too.
+func keepPNG(typ string) bool {
+	return pngDecode[typ] || (typ[0] >= 'A' && typ[0] <= 'Z')
+}
+
+// PNG returns b with only the chunks keepPNG keeps (no text, EXIF, time
+// or private chunks) and nothing after IEND; chunk CRCs are checked so a
+// damaged file is refused rather than passed on.
 func PNG(b []byte) ([]byte, error) {
 	if !bytes.HasPrefix(b, pngSig) {
 		return nil, ErrMalformed
@@ -137,7 +151,7 @@ func PNG(b []byte) ([]byte, error) {
 		if crc32.ChecksumIEEE(chunk[4:8+n]) != binary.BigEndian.Uint32(chunk[8+n:]) {
 			return nil, ErrMalformed
 		}
-		if !dropPNG[typ] {
+		if keepPNG(typ) {
 			out = append(out, chunk...)
 		}
 		i += 12 + n

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -1122,6 +1123,7 @@ func TestE2ETokensNeverLogged(t *testing.T) {
 	good := sign(t, sg, cops, "tile_224", time.Time{})
 	forged := "Zz" + good[2:]
 	corruptTok := sign(t, sg, corrupt, "tile_224", time.Time{})
+	videoTok := sign(t, sg, cops, "avc", time.Time{})
 	for _, c := range []struct {
 		url    string
 		status int
@@ -1130,23 +1132,32 @@ func TestE2ETokensNeverLogged(t *testing.T) {
 		{thumbURL(base, cops, forged, "tile_224"), 403},
 		{thumbURL(base, cops, good, "tile_225"), 400},
 		{thumbURL(base, corrupt, corruptTok, "tile_224"), 415},
+		// Tokens in every other position and spelling stay out too.
+		{base + "/v/" + cops + "/" + videoTok + "/avc", 415},
+		{base + "//t/" + cops + "/" + good + "/tile_224", 0},
+		{base + "/t/" + cops + "/" + good + "//tile_224", 0},
+		{base + "/t/./" + cops + "/" + good + "/tile_224", 0},
+		{base + "/t/" + cops + "/" + good + "/%74ile_224", 0},
+		{base + "/x/" + good, 404},
+		{base + "/t/" + cops + "/" + good + "/tile_224/extra", 0},
 	} {
-		if r := get(t, c.url); r.Status != c.status {
+		if r := get(t, c.url); c.status != 0 && r.Status != c.status {
 			t.Errorf("%s: status %d, want %d", c.url, r.Status, c.status)
 		}
 	}
+	const lines = 11
 	// The access line is written after the response has gone out.
 	out := logs.String()
-	for deadline := time.Now().Add(5 * time.Second); strings.Count(out, `"msg":"request"`) < 4 && time.Now().Before(deadline); out = logs.String() {
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(out, `"msg":"request"`) < lines && time.Now().Before(deadline); out = logs.String() {
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, tok := range []string{good, forged, corruptTok} {
+	for _, tok := range []string{good, forged, corruptTok, videoTok, good[:12], videoTok[:12]} {
 		if strings.Contains(out, tok) {
 			t.Errorf("token %s is in the logs:\n%s", tok, out)
 		}
 	}
-	if n := strings.Count(out, `"msg":"request"`); n != 4 {
-		t.Errorf("%d access-log lines, want 4:\n%s", n, out)
+	if n := strings.Count(out, `"msg":"request"`); n != lines {
+		t.Errorf("%d access-log lines, want %d:\n%s", n, lines, out)
 	}
 }
 
@@ -1336,6 +1347,48 @@ func TestE2EDiskCache(t *testing.T) {
 		}
 		if n := tr3.calls.Load(); n != 1 {
 			t.Errorf("%d libvips jobs for 3 requests of colors.jpg with a disk cache, want 1", n)
+		}
+	})
+
+	t.Run("revocation removes the files", func(t *testing.T) {
+		tr5 := newCounting(false)
+		opts := defaultOptions()
+		disk := cache.OpenDisk(dir, 64<<20, discard)
+		opts.Caches = server.Caches{Disk: disk}
+		srv, base5 := startServer(t, sharedIx, sg, tr5, opts)
+		for _, size := range []string{"tile_500", "tile_224", "fit_720"} {
+			if r := get(t, u(base5, size)); r.Status != 200 {
+				t.Fatalf("%s: status %d", size, r.Status)
+			}
+		}
+		files := func() []string {
+			var out []string
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), cops) {
+					out = append(out, d.Name())
+				}
+				return nil
+			})
+			return out
+		}
+		if len(files()) < 3 {
+			t.Fatalf("disk tier holds %v; want the three variants", files())
+		}
+		r, err := server.ParseRevocations([]string{cops + "/tile_224"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.SetRevocations(r)
+		for _, f := range files() {
+			if strings.HasPrefix(f, cops+"_tile_224_") {
+				t.Errorf("revoked size still on disk: %s", f)
+			}
+		}
+		if r, _ := server.ParseRevocations([]string{cops}); r != nil {
+			srv.SetRevocations(r)
+		}
+		if left := files(); len(left) != 0 {
+			t.Errorf("revoked photo still on disk: %v", left)
 		}
 	})
 

@@ -54,7 +54,7 @@ func failure(err error) (status int, body string) {
 		return http.StatusUnsupportedMediaType, "unsupported or damaged image"
 	case errors.Is(err, transform.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):
 		return http.StatusUnprocessableEntity, "image too large"
-	case errors.Is(err, errOverloaded), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errOverloaded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTooSlow):
 		return http.StatusServiceUnavailable, "busy, retry later"
 	case errors.Is(err, context.Canceled):
 		// The client left; nobody reads this.
@@ -66,7 +66,10 @@ func failure(err error) (status int, body string) {
 // errorCacheControl keeps errors out of caches for long: a CDN may hold a
 // 4xx for a minute (a new photo appears once indexed), never a 5xx.
 func errorCacheControl(status int) string {
-	if status >= 500 {
+	switch {
+	case status >= 500, status == http.StatusPreconditionFailed, status == http.StatusRequestedRangeNotSatisfiable:
+		// 412 and 416 depend on the request's own validators and Range,
+		// which no cache keys on.
 		return "no-store"
 	}
 	return "public, max-age=60"
@@ -80,6 +83,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, body := failure(err)
 	if errors.Is(err, errOverloaded) {
 		s.metrics.rejected.Inc()
+	}
+	if status == http.StatusServiceUnavailable && errors.Is(err, context.DeadlineExceeded) {
+		stage := "wait"
+		if errors.Is(err, errTooSlow) {
+			stage = "render"
+			if out, _ := c.Get(cacheKey).(string); out == outcomeFailed {
+				stage = "remembered"
+			}
+		}
+		s.metrics.deadline.WithLabelValues(stage).Inc()
 	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != 499 {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "id", requestID(c))

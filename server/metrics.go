@@ -22,6 +22,7 @@ type metrics struct {
 	requests  *prometheus.HistogramVec
 	transform *prometheus.HistogramVec
 	rejected  prometheus.Counter
+	deadline  *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -44,8 +45,12 @@ func newMetrics(s *Server) *metrics {
 			Name: "thumbd_overload_rejections_total",
 			Help: "Requests answered 503 because every worker was busy and the queue full.",
 		}),
+		deadline: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thumbd_deadline_exceeded_total",
+			Help: "Requests answered 503 at the request deadline: stage render (libvips/ffmpeg stopped), wait (for a worker or decode memory) or remembered (a recent render of the same original was too slow).",
+		}, []string{"stage"}),
 	}
-	reg.MustRegister(m.requests, m.transform, m.rejected,
+	reg.MustRegister(m.requests, m.transform, m.rejected, m.deadline,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_transforms_in_flight", Help: "libvips jobs running now."},
@@ -201,7 +206,8 @@ func (s *Server) AdminHandler(enablePprof bool) http.Handler {
 	})
 	if enablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		// Not pprof.Cmdline: the command line may carry --keys.
+		mux.HandleFunc("/debug/pprof/cmdline", http.NotFound)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -24,6 +24,11 @@ func TestE2ENegotiation(t *testing.T) {
 			{"tile_224", "image/avif,image/webp,image/apng,image/*,*/*;q=0.8", "image/avif", true},
 			{"tile_224", "image/webp,*/*", "image/webp", true},
 			{"tile_224", "image/avif;q=0,image/webp", "image/webp", true},
+			// q=0 in any spelling refuses the type (RFC 9110 12.4.2).
+			{"tile_224", "image/avif;q=0.0,image/webp;q=0.000", "image/jpeg", true},
+			{"tile_224", "image/avif; Q=0.00 ,image/webp", "image/webp", true},
+			{"tile_224", "image/avif;q=garbage,image/webp;q=0.5", "image/webp", true},
+			{"tile_224", "image/webp;q=0.001", "image/webp", true},
 			{"tile_224", "*/*", "image/jpeg", true},
 			{"tile_224", "", "image/jpeg", true},
 			{"tile_224.jpg", "image/avif,image/webp", "image/jpeg", false},

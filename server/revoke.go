@@ -40,16 +40,26 @@ func (r *Revocations) Revoked(hash, size string) bool {
 func (r *Revocations) Len() int { return len(r.photos) + len(r.sizes) }
 
 // SetRevocations swaps the revoked set and drops the revoked photos'
-// variants from the memory cache, so nothing of theirs stays in RAM.
+// variants from the memory and disk tiers, so nothing of theirs stays in
+// RAM or on disk.
 func (s *Server) SetRevocations(r *Revocations) {
 	s.revoked.Store(r)
-	if m := s.opts.Caches.Memory; m != nil {
-		for h := range r.photos {
+	m, d := s.opts.Caches.Memory, s.opts.Caches.Disk
+	for h := range r.photos {
+		if m != nil {
 			m.Delete(h + "_")
 		}
-		for hs := range r.sizes {
-			hash, size, _ := strings.Cut(hs, "/")
+		if d != nil {
+			d.Delete(h + "_")
+		}
+	}
+	for hs := range r.sizes {
+		hash, size, _ := strings.Cut(hs, "/")
+		if m != nil {
 			m.Delete(hash + "_" + size + ".")
+		}
+		if d != nil {
+			d.Delete(hash + "_" + size + "_")
 		}
 	}
 }

@@ -19,12 +19,15 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // Transformer makes variants; the seam lets tests count libvips jobs.
@@ -46,25 +49,38 @@ type Options struct {
 	// Negotiate picks AVIF, WebP or JPEG from Accept for URLs without an
 	// extension.
 	Negotiate bool
+	// FailureTTL is how long an original's own failure (damaged, too
+	// large, too slow) is remembered; 0 = not at all.
+	FailureTTL time.Duration
+	// Connection timeouts (0 = the defaults below).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxConnections bounds the connections held at once; 0 = no bound.
+	MaxConnections int
+	// Poster limits ffmpeg; its memory is reserved from Budget.
+	Poster video.Limits
+	// Budget is the process-wide decode memory budget (shared with the
+	// transformer); nil = none.
+	Budget *budget.Budget
 }
 
 // Server serves /t/:hash/:token/:size.
 type Server struct {
-	echo    *echo.Echo
-	index   *storage.Index
-	signer  atomic.Pointer[signing.Signer]
-	revoked atomic.Pointer[Revocations]
-	tr      Transformer
-	opts    Options
-	log     *slog.Logger
-	limit   *limiter
-	flight  singleflight.Group
-	now     func() time.Time
-	metrics *metrics
-	fp8     string // short settings fingerprint for disk cache names
-	ready   atomic.Bool
-	Started atomic.Int64 // libvips jobs started; tests read it
-	waiting atomic.Int64 // requests waiting on a render (collapsed or not)
+	echo     *echo.Echo
+	index    *storage.Index
+	signer   atomic.Pointer[signing.Signer]
+	revoked  atomic.Pointer[Revocations]
+	tr       Transformer
+	opts     Options
+	log      *slog.Logger
+	limit    *limiter
+	flight   singleflight.Group
+	now      func() time.Time
+	metrics  *metrics
+	fp8      string // short settings fingerprint for disk cache names
+	ready    atomic.Bool
+	Started  atomic.Int64 // libvips jobs started; tests read it
+	waiting  atomic.Int64 // requests waiting on a render (collapsed or not)
+	failures *failures
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
@@ -83,7 +99,17 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	if opts.Workers <= 0 {
 		opts.Workers = 1
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 15 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = time.Minute
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
 	s := &Server{index: ix, tr: tr, opts: opts, log: log, limit: newLimiter(opts.Workers, opts.QueueLength), now: time.Now}
+	s.failures = newFailures(opts.FailureTTL, func() time.Time { return s.now() })
 	s.signer.Store(signer)
 	s.revoked.Store(&Revocations{})
 	s.metrics = newMetrics(s)
@@ -120,12 +146,21 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve serves on l until ctx ends, then drains in-flight requests for up to
 // grace.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	// Every phase of a connection is bounded: a client that declares a
+	// body and never sends it, or reads the answer a byte a minute, is cut
+	// off instead of holding a descriptor forever (video streams extend
+	// their write deadline as they make progress, see video.go).
 	srv := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.opts.MaxConnections > 0 {
+		l = netutil.LimitListener(l, s.opts.MaxConnections)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -200,6 +235,9 @@ func (s *Server) thumb(c echo.Context) error {
 
 	img, outcome, err := s.variant(ctx, orig, size, req.Format)
 	if err != nil {
+		if outcome != "" {
+			c.Set(cacheKey, outcome)
+		}
 		return err
 	}
 	c.Set(cacheKey, outcome)
@@ -235,13 +273,14 @@ func (s *Server) cacheControl(expires time.Time) string {
 }
 
 // negotiate picks AVIF, then WebP, then JPEG from an Accept header. Only
-// explicit mentions count: browsers that take AVIF say so.
+// explicit mentions count: browsers that take AVIF say so. A type with
+// q=0 (in any spelling: 0, 0.0, 0.000) is refused, as RFC 9110 says.
 func negotiate(accept string) transform.Format {
 	avif, webp := false, false
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") && !strings.Contains(params, "q=0.") {
-			continue // explicitly refused
+		if quality(params) <= 0 {
+			continue
 		}
 		switch strings.ToLower(strings.TrimSpace(mt)) {
 		case "image/avif":
@@ -257,6 +296,23 @@ func negotiate(accept string) transform.Format {
 		return transform.WebP
 	}
 	return transform.JPEG
+}
+
+// quality reads the q parameter of one Accept element (1 when absent, 0
+// when unreadable: a malformed weight is not consent).
+func quality(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || q != q || q < 0 {
+			return 0
+		}
+		return q
+	}
+	return 1
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list.
@@ -283,6 +339,14 @@ func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Referrer-Policy", "no-referrer")
+		if r := c.Request(); r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			// No route takes a body: answer and close rather than wait for
+			// a body that may never come.
+			h.Set("Connection", "close")
+		}
+		// Decided when the status is known, whichever code path writes it
+		// (handlers, the error handler, http.ServeContent's 412/416).
+		c.Response().Before(func() { s.finalCacheHeaders(c) })
 		return next(c)
 	}
 }
@@ -337,7 +401,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			attrs := []any{
 				"id", id,
 				"method", c.Request().Method,
-				"path", redact(c.Request().URL.Path),
+				"path", logPath(c.Request()),
 				"status", res.Status,
 				"bytes", res.Size,
 				"ms", float64(time.Since(start).Microseconds()) / 1000,
@@ -356,15 +420,70 @@ func requestID(c echo.Context) string {
 	return id
 }
 
-// redact replaces the token segment of /t/<hash>/<token>/<size>.
-func redact(p string) string {
-	parts := strings.SplitN(p, "/", 5)
-	if len(parts) == 5 && parts[1] == "t" {
-		parts[3] = "…"
-		return strings.Join(parts, "/")
+// logPath is the request path as logged. Only segments that are known
+// vocabulary (route names, hashes, size names, video formats) are kept;
+// everything else, tokens in any position or spelling included, becomes
+// "…". It reads the raw request line, so percent-encoded or doubled
+// slashes cannot smuggle a token past it.
+func logPath(r *http.Request) string {
+	p, _, _ := strings.Cut(r.RequestURI, "?")
+	if len(p) > 256 {
+		p = p[:256]
 	}
-	if len(p) > 200 {
-		return p[:200] + "…"
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if !safeSegment(seg) {
+			segs[i] = "…"
+		}
 	}
-	return p
+	return strings.Join(segs, "/")
+}
+
+func safeSegment(seg string) bool {
+	switch seg {
+	case "", "t", "v", "healthz", "favicon.ico", "robots.txt":
+		return true
+	}
+	if thumburl.IsHash(seg) || video.IsFormat(seg) {
+		return true
+	}
+	_, _, _, err := thumburl.ParseSizeSegment(seg)
+	return err == nil
+}
+
+// canonical reports whether the request line is exactly the path its
+// route parameters spell: no doubled slashes, dot segments, percent
+// escapes or query. Anything else is served (or refused) uncacheable, so a
+// cache that normalises paths can never store it under the real URL.
+func canonical(c echo.Context) bool {
+	r := c.Request()
+	switch c.Path() {
+	case "/t/:hash/:token/:size":
+		return r.RequestURI == thumburl.Path(c.Param("hash"), c.Param("token"), c.Param("size"))
+	case "/v/:hash/:token/:format":
+		return r.RequestURI == thumburl.VideoPath(c.Param("hash"), c.Param("token"), c.Param("format"))
+	case "/healthz":
+		return r.RequestURI == "/healthz"
+	}
+	return false
+}
+
+// finalCacheHeaders runs just before the status line goes out. Errors get
+// their short cache lifetime whoever wrote them; answers that depend on
+// request headers no cache keys on (412, 416) and answers to
+// non-canonical paths are not stored at all.
+func (s *Server) finalCacheHeaders(c echo.Context) {
+	status := c.Response().Status
+	h := c.Response().Header()
+	if status >= 400 {
+		h.Set("Cache-Control", errorCacheControl(status))
+		h.Del("Expires")
+		if status != http.StatusRequestedRangeNotSatisfiable {
+			h.Del("ETag")
+		}
+	}
+	if !canonical(c) {
+		h.Set("Cache-Control", "no-store")
+		h.Del("Expires")
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/thumbd/thumbd/cache"
@@ -28,6 +29,7 @@ const (
 	outcomeMiss       = "miss"
 	outcomeDerived    = "derived"
 	outcomeShared     = "shared"
+	outcomeFailed     = "failed" // a remembered failure of this original
 )
 
 // variantKey names a variant in the memory tier: <hash>_<size>.<ext>,
@@ -80,6 +82,10 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		}
 	}
 
+	if err, _, ok := s.failures.remembered(orig); ok {
+		return nil, outcomeFailed, err
+	}
+
 	type result struct {
 		img     *transform.Image
 		outcome string
@@ -98,6 +104,8 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		if src == nil {
 			source = SourceOriginal
 			if src, err = s.source(jctx, orig); err != nil {
+				err = slowJob(jctx, err, errors.Is(err, transform.ErrStopped))
+				s.failures.record(orig, err)
 				return nil, err
 			}
 			outcome = outcomeMiss
@@ -106,6 +114,10 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		t0 := time.Now()
 		img, err := s.tr.Transform(jctx, src, size, f)
 		if err != nil {
+			// A deadline that expired while libvips ran means the file is
+			// too slow to render; remembered, so retries are cheap.
+			err = slowJob(jctx, err, errors.Is(err, transform.ErrStopped))
+			s.failures.record(orig, err)
 			return nil, err
 		}
 		s.metrics.transform.WithLabelValues(sizeLabel(size), f.Ext()).Observe(time.Since(t0).Seconds())

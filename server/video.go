@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/thumbd/thumbd/budget"
+	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
+	"github.com/thumbd/thumbd/transform"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -29,6 +34,11 @@ func (s *Server) video(c echo.Context) error {
 	}
 	if !video.IsFormat(format) {
 		return fmt.Errorf("%w: video format %.10q", thumburl.ErrMalformed, format)
+	}
+	if token == signing.PublicToken {
+		// Public mode opens the named image sizes only: a video is the
+		// original file, which public links never reach.
+		return signing.ErrBadToken
 	}
 	expires, err := s.signer.Load().Verify(hash, format, token, s.now())
 	if err != nil {
@@ -62,8 +72,62 @@ func (s *Server) video(c echo.Context) error {
 	// The hash names the bytes: a strong validator for If-Range and 304s.
 	h.Set("ETag", `"`+hash+`"`)
 	c.Set(cacheKey, "stream")
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f)
+	if rng := c.Request().Header.Get("Range"); rng != "" {
+		fixed, ok := satisfiableRange(rng)
+		if !ok {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(fi.Size(), 10))
+			return c.String(http.StatusRequestedRangeNotSatisfiable, "range not satisfiable\n")
+		}
+		c.Request().Header.Set("Range", fixed)
+	}
+	// Served through an overlay that blanks metadata boxes (GPS, make,
+	// model, serials, XMP) in place: same length, same offsets, so Range
+	// requests stay valid, and the file on disk is never touched.
+	patches, err := video.Scrub(f, fi.Size())
+	if err != nil {
+		return err
+	}
+	w := &progressWriter{ResponseWriter: c.Response(), rc: http.NewResponseController(c.Response().Writer), timeout: s.opts.WriteTimeout}
+	http.ServeContent(w, c.Request(), "", time.Time{}, video.NewScrubbed(f, fi.Size(), patches))
 	return nil
+}
+
+// satisfiableRange drops zero-length suffix ranges ("-0"), which
+// net/http would answer with an invalid 206; ok is false when nothing
+// satisfiable remains. Other shapes are left to http.ServeContent.
+func satisfiableRange(h string) (string, bool) {
+	unit, specs, found := strings.Cut(h, "=")
+	if !found || strings.TrimSpace(unit) != "bytes" {
+		return h, true // not a byte range: ServeContent ignores it
+	}
+	var keep []string
+	for _, spec := range strings.Split(specs, ",") {
+		spec = strings.TrimSpace(spec)
+		if start, end, ok := strings.Cut(spec, "-"); ok && strings.TrimSpace(start) == "" {
+			if n, err := strconv.ParseInt(strings.TrimSpace(end), 10, 64); err == nil && n == 0 {
+				continue
+			}
+		}
+		keep = append(keep, spec)
+	}
+	if len(keep) == 0 {
+		return "", false
+	}
+	return "bytes=" + strings.Join(keep, ","), true
+}
+
+// progressWriter extends the connection's write deadline while a stream
+// makes progress: a long video reaches a slow but live client, while a
+// client that stops reading is still cut off after the write timeout.
+type progressWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.ResponseWriter.Write(p)
 }
 
 // source returns the bytes a variant is made from: the original image, or
@@ -72,10 +136,31 @@ func (s *Server) source(ctx context.Context, orig storage.Original) ([]byte, err
 	if !video.IsVideoName(orig.Path) {
 		return s.index.Read(ctx, orig)
 	}
-	f, _, err := s.index.Open(ctx, orig)
+	f, fi, err := s.index.Open(ctx, orig)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return video.Poster(ctx, f)
+	// ffmpeg's address-space limit comes out of the same decode budget as
+	// libvips jobs, so posters cannot add memory outside it.
+	lim := s.opts.Poster
+	if s.opts.Budget != nil {
+		need := lim.MemoryBytes
+		if need <= 0 {
+			need = video.DefaultMemoryBytes
+		}
+		release, err := s.opts.Budget.Acquire(ctx, need)
+		if errors.Is(err, budget.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: ffmpeg_memory_mb is larger than max_decode_mb: %w", transform.ErrTooLarge, err)
+		}
+		if err != nil {
+			return nil, err // waited past the deadline: not the file's fault
+		}
+		defer release()
+	}
+	b, err := video.Poster(ctx, f, fi.Size(), lim)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w: ffmpeg: %w", transform.ErrStopped, ctx.Err())
+	}
+	return b, err
 }

@@ -17,6 +17,14 @@ import (
 // outside the originals folder (thumbd never writes there).
 const indexFileHeader = `{"thumbd_index":1}`
 
+// indexFileHeader2 adds the device of the originals folder, so entries
+// read on another mount (another pod of an NFS share) compare inode and
+// ctime but not the device number, which differs between mounts.
+type header2 struct {
+	Version int    `json:"thumbd_index"`
+	Dev     uint64 `json:"dev"`
+}
+
 type indexLine struct {
 	Path   string `json:"p"`
 	Hash   string `json:"h"`
@@ -25,6 +33,18 @@ type indexLine struct {
 	Width  int    `json:"w,omitempty"`
 	Height int    `json:"hh,omitempty"`
 	Taken  int64  `json:"t,omitempty"` // unix seconds of the camera's local time read as UTC
+	Ino    uint64 `json:"i,omitempty"`
+	Dev    uint64 `json:"d,omitempty"`
+	Ctime  int64  `json:"c,omitempty"` // unix nanoseconds
+}
+
+// rootDev is the device the originals folder is on.
+func (ix *Index) rootDev() uint64 {
+	fi, err := ix.root.Stat(".")
+	if err != nil {
+		return 0
+	}
+	return idOf(fi).Dev
 }
 
 // LoadIndexFile primes the index with entries from a previous run; files
@@ -41,16 +61,25 @@ func (ix *Index) LoadIndexFile(path string) (int, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() || sc.Text() != indexFileHeader {
+	if !sc.Scan() {
 		return 0, fmt.Errorf("%s: not a thumbd index file", path)
 	}
+	var hdr header2
+	if sc.Text() != indexFileHeader && (json.Unmarshal(sc.Bytes(), &hdr) != nil || hdr.Version != 2) {
+		return 0, fmt.Errorf("%s: not a thumbd index file", path)
+	}
+	sameDev := hdr.Dev != 0 && hdr.Dev == ix.rootDev()
 	known := map[string]Original{}
 	for sc.Scan() {
 		var l indexLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Path == "" || len(l.Hash) != 40 {
 			return 0, fmt.Errorf("%s: bad line %d", path, len(known)+2)
 		}
-		o := Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime), Width: l.Width, Height: l.Height}
+		o := Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime), Width: l.Width, Height: l.Height,
+			ID: FileID{Ino: l.Ino, Ctime: l.Ctime}}
+		if sameDev {
+			o.ID.Dev = l.Dev
+		}
 		if l.Taken != 0 {
 			o.Taken = time.Unix(l.Taken, 0).UTC()
 		}
@@ -81,10 +110,13 @@ func (ix *Index) SaveIndexFile(path string) error {
 	}
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriter(tmp)
-	fmt.Fprintln(w, indexFileHeader)
 	enc := json.NewEncoder(w)
+	if err := enc.Encode(header2{Version: 2, Dev: ix.rootDev()}); err != nil {
+		return err
+	}
 	for _, o := range all {
-		l := indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano(), Width: o.Width, Height: o.Height}
+		l := indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano(), Width: o.Width, Height: o.Height,
+			Ino: o.ID.Ino, Dev: o.ID.Dev, Ctime: o.ID.Ctime}
 		if !o.Taken.IsZero() {
 			l.Taken = o.Taken.Unix()
 		}

@@ -44,6 +44,41 @@ type Original struct {
 	// From the header at index time, when a Probe is set (zero if unknown).
 	Width, Height int       // upright
 	Taken         time.Time // EXIF DateTimeOriginal, camera local time
+	// ID is the file's identity when it was hashed: with Size and ModTime
+	// it decides whether the bytes may have changed (see matches).
+	ID FileID
+}
+
+// FileID is what identifies a file's bytes beyond size and mtime: its
+// inode and device, and its ctime, which anyone can't set back (touch -d
+// restores an mtime, but the kernel moves the ctime on every write and
+// every touch).
+type FileID struct {
+	Dev, Ino uint64
+	Ctime    int64 // unix nanoseconds
+}
+
+func idOf(fi fs.FileInfo) FileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return FileID{}
+	}
+	return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), Ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec}
+}
+
+// matches reports whether fi is, as far as the kernel can tell, the file o
+// was hashed from. An entry without an identity (an old index file) never
+// matches, so it is re-hashed once. Dev 0 means "don't compare the
+// device" (an index file written on another mount of the same folder).
+func (o Original) matches(fi fs.FileInfo) bool {
+	if !fi.Mode().IsRegular() || fi.Size() != o.Size || !fi.ModTime().Equal(o.ModTime) {
+		return false
+	}
+	id := idOf(fi)
+	if o.ID.Ino == 0 || id.Ino != o.ID.Ino || id.Ctime != o.ID.Ctime {
+		return false
+	}
+	return o.ID.Dev == 0 || o.ID.Dev == id.Dev
 }
 
 // Probe reads what it can from the start of a file (dimensions, date
@@ -60,7 +95,8 @@ type Stats struct {
 	Bytes    int64
 	Skipped  int
 	Hashed   int // files whose bytes were read and hashed
-	Reused   int // files whose size and mtime matched a known entry
+	Reused   int // files whose size, mtime, ctime, inode and device matched a known entry
+	TooLarge int // image files over max_file_mb, not read at all
 	Duration time.Duration
 }
 
@@ -168,6 +204,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 		workers = runtime.NumCPU()
 	}
 	var paths []string
+	tooLarge := 0
 	err := fs.WalkDir(ix.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			ix.log.Warn("index: cannot read", "path", p, "err", errors.Unwrap(err))
@@ -186,6 +223,15 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 		}
 		if d.IsDir() || !IsMediaName(name) {
 			return nil
+		}
+		if ix.maxFileSize > 0 && IsImageName(name) {
+			// Never read a file only to refuse it later: a 10 GB file
+			// would delay readiness by the time it takes to hash it.
+			if fi, err := d.Info(); err == nil && fi.Size() > ix.maxFileSize {
+				tooLarge++
+				ix.log.Warn("index: skipped, larger than max_file_mb", "path", p, "bytes", fi.Size())
+				return nil
+			}
 		}
 		paths = append(paths, p)
 		return nil
@@ -230,7 +276,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 
 	byHash := make(map[string]Original, len(paths))
 	known := make(map[string]Original, len(paths)) // every path hashed, duplicates too
-	var st Stats
+	st := Stats{TooLarge: tooLarge}
 	var done atomic.Int64
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -298,7 +344,7 @@ func (ix *Index) unchanged(p string) (Original, bool) {
 		return Original{}, false
 	}
 	fi, err := ix.root.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != o.Size || !fi.ModTime().Equal(o.ModTime) {
+	if err != nil || !o.matches(fi) {
 		return Original{}, false
 	}
 	return o, true
@@ -325,7 +371,10 @@ func (ix *Index) hashFile(p string) (Original, error) {
 	if err != nil {
 		return Original{}, fmt.Errorf("%s: %w", p, err)
 	}
-	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime()}
+	if n != fi.Size() {
+		return Original{}, fmt.Errorf("%s: %w", p, errChangedWhileReading)
+	}
+	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime(), ID: idOf(fi)}
 	if head.Len() > 0 {
 		o.Width, o.Height, o.Taken = ix.Probe(head.Bytes())
 	}
@@ -381,9 +430,15 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	}
 	buf := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			// Truncated while we read it: it is not the indexed file any
+			// more; drop it until a rescan hashes what it becomes.
+			ix.forget(o)
+			return nil, fmt.Errorf("%w: %w", ErrNotFound, errChangedWhileReading)
+		}
 		return nil, fmt.Errorf("read original: %w", err)
 	}
-	if fi.Size() == o.Size && fi.ModTime().Equal(o.ModTime) {
+	if o.matches(fi) {
 		return buf, nil
 	}
 	sum := sha1.Sum(buf)
@@ -413,12 +468,16 @@ func (ix *Index) Open(ctx context.Context, o Original) (*os.File, fs.FileInfo, e
 		f.Close()
 		return nil, nil, fmt.Errorf("stat original: %w", err)
 	}
-	if fi.Size() == o.Size && fi.ModTime().Equal(o.ModTime) {
+	if o.matches(fi) {
 		return f, fi, nil
 	}
 	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if n, err := io.Copy(h, f); err != nil || n != fi.Size() {
 		f.Close()
+		if err == nil {
+			ix.forget(o)
+			return nil, nil, fmt.Errorf("%w: %w", ErrNotFound, errChangedWhileReading)
+		}
 		return nil, nil, fmt.Errorf("read original: %w", err)
 	}
 	if err := ix.recheck(o, fi, hex.EncodeToString(h.Sum(nil))); err != nil {
@@ -442,7 +501,7 @@ func (ix *Index) recheck(o Original, fi fs.FileInfo, now string) error {
 		// rescan may have moved the hash to another path meanwhile).
 		ix.mu.Lock()
 		if cur, ok := ix.byHash[o.Hash]; ok && cur.Path == o.Path {
-			cur.ModTime, cur.Size = fi.ModTime(), fi.Size()
+			cur.ModTime, cur.Size, cur.ID = fi.ModTime(), fi.Size(), idOf(fi)
 			ix.byHash[o.Hash] = cur
 		}
 		ix.mu.Unlock()
@@ -451,7 +510,7 @@ func (ix *Index) recheck(o Original, fi fs.FileInfo, now string) error {
 	ix.forget(o)
 	ix.mu.Lock()
 	if cur, ok := ix.byHash[now]; !ok || o.Path < cur.Path {
-		ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime()}
+		ix.byHash[now] = Original{Hash: now, Path: o.Path, Size: fi.Size(), ModTime: fi.ModTime(), ID: idOf(fi)}
 	}
 	ix.mu.Unlock()
 	return fmt.Errorf("%w: file changed since indexing", ErrNotFound)
@@ -477,7 +536,10 @@ func (ix *Index) openRegular(p string) (*os.File, error) {
 	return f, nil
 }
 
-var errNotRegular = errors.New("not a regular file")
+var (
+	errNotRegular          = errors.New("not a regular file")
+	errChangedWhileReading = errors.New("file changed while it was read")
+)
 
 func (ix *Index) forget(o Original) {
 	ix.mu.Lock()

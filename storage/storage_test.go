@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -491,9 +492,24 @@ func TestReadLimitsAndContext(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ix := open(t, dir, tc.max)
-			scan(t, ix, 1)
+			st := scan(t, ix, 1)
 			o, err := ix.Lookup(context.Background(), sha(cops))
-			if err != nil {
+			if tc.want != nil {
+				// Over the limit: skipped and counted at index time, never read.
+				if !errors.Is(err, storage.ErrNotFound) || st.TooLarge != 1 {
+					t.Fatalf("Lookup = %v, TooLarge = %d; want not found and 1", err, st.TooLarge)
+				}
+				// A file that grows past the limit after indexing is
+				// refused when read.
+				small := t.TempDir()
+				write(t, small, "cops.jpg", cops[:tc.max])
+				ix = open(t, small, tc.max)
+				scan(t, ix, 1)
+				if o, err = ix.Lookup(context.Background(), sha(cops[:tc.max])); err != nil {
+					t.Fatal(err)
+				}
+				write(t, small, "cops.jpg", cops)
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			b, err := ix.Read(context.Background(), o)
@@ -660,5 +676,106 @@ func TestReadReindexesChangedFile(t *testing.T) {
 	got, err := ix.Read(context.Background(), n)
 	if err != nil || len(got) != len(b) {
 		t.Fatalf("read under new hash: %d bytes, %v", len(got), err)
+	}
+}
+
+// A file rewritten in place with its size and mtime put back (the edit
+// `touch -r` hides) is still noticed: its ctime moved. Reads refuse the old
+// hash and rescans re-hash it.
+func TestInPlaceEditWithRestoredMtimeIsNoticed(t *testing.T) {
+	for _, how := range []string{"read", "rescan", "index file"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			orig := readPhoto(t, "cops.jpg")
+			write(t, dir, "a.jpg", orig)
+			p := filepath.Join(dir, "a.jpg")
+			before, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix := open(t, dir, 0)
+			scan(t, ix, 1)
+			if how == "index file" {
+				idx := filepath.Join(t.TempDir(), "index")
+				if err := ix.SaveIndexFile(idx); err != nil {
+					t.Fatal(err)
+				}
+				ix = open(t, dir, 0)
+				if _, err := ix.LoadIndexFile(idx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			edited := append([]byte(nil), orig...)
+			edited[len(edited)/2] ^= 0xFF // same size, different bytes
+			// Rewrite in place (same inode), then restore the mtime.
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(edited, 0); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if err := os.Chtimes(p, before.ModTime(), before.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+			if how == "read" {
+				o, err := ix.Lookup(context.Background(), sha(orig))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, err := ix.Read(context.Background(), o); err == nil {
+					t.Fatalf("Read served %d bytes of the edited file under the old hash", len(b))
+				} else if !errors.Is(err, storage.ErrNotFound) {
+					t.Fatalf("Read = %v; want ErrNotFound", err)
+				}
+				return
+			}
+			st := scan(t, ix, 1)
+			if st.Hashed != 1 {
+				t.Errorf("rescan hashed %d files; want 1 (the edited one)", st.Hashed)
+			}
+			if _, err := ix.Lookup(context.Background(), sha(orig)); err == nil {
+				t.Error("old hash still indexed after the rescan")
+			}
+			if _, err := ix.Lookup(context.Background(), sha(edited)); err != nil {
+				t.Errorf("new hash not indexed: %v", err)
+			}
+		})
+	}
+}
+
+// A file truncated while it is read answers "not found" (it is no longer
+// the indexed photo), never an internal error.
+func TestTruncatedDuringReadIsNotFound(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat(readPhoto(t, "cops.jpg"), 200) // ~8 MB
+	p := filepath.Join(dir, "big.jpg")
+	write(t, dir, "big.jpg", big)
+	ix := open(t, dir, 0)
+	scan(t, ix, 1)
+	o, err := ix.Lookup(context.Background(), sha(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = os.Truncate(p, int64(len(big)/3))
+			_ = os.WriteFile(p, big, 0o644)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 200 {
+		if _, err := ix.Read(context.Background(), o); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Read during truncation = %v; want success or ErrNotFound", err)
+		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
+	"github.com/thumbd/thumbd/budget"
+	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/metastrip"
 )
 
@@ -25,8 +27,15 @@ var (
 	// ErrUnsupported: the bytes are not an image this libvips can decode
 	// completely (unknown format, missing loader, truncated or corrupt data).
 	ErrUnsupported = errors.New("unsupported or undecodable image")
-	// ErrTooLarge: the header declares more pixels than allowed.
+	// ErrTooLarge: the header declares more pixels, frames or decode
+	// memory than allowed.
 	ErrTooLarge = errors.New("image too large")
+	// ErrStopped: libvips was stopped at the deadline while working on the
+	// image (wrapped with the context's error).
+	ErrStopped = errors.New("stopped at the deadline")
+	// ErrPrivate: an encoded output still held a private-metadata
+	// container; it is never served (fail closed).
+	ErrPrivate = errors.New("output failed the metadata check")
 )
 
 // Format is an output encoding.
@@ -89,6 +98,11 @@ type Options struct {
 	WebPEffort  int // 0 (fastest) - 6, default 4
 	AVIFQuality int // 1-100, default 60 (looks like JPEG 83)
 	AVIFEffort  int // 0 (fastest) - 9, default 2
+	// MaxFrames refuses files with more frames/pages, counted from the
+	// container before libvips reads them; 0 = 1000.
+	MaxFrames int
+	// Budget bounds the decode memory of all jobs at once; nil = none.
+	Budget *budget.Budget
 }
 
 func orDefault(v, d int) int {
@@ -142,6 +156,9 @@ func (c Crop) interesting() vips.Interesting {
 	}
 	return vips.InterestingCentre
 }
+
+// DefaultMaxFrames is max_frames' default.
+const DefaultMaxFrames = 1000
 
 // SmallEdge is the longest edge at or below which the small-output quality
 // applies and JPEGs are baseline (progressive costs bytes on tiny images).
@@ -220,8 +237,18 @@ func Loaders() map[string]bool {
 }
 
 // Transform makes variant s of the original in src, encoded as f.
+//
+// Before libvips sees a byte, the container is read in Go (imagehdr): the
+// format must be one served, the frame count and pixel count within
+// limits, and the decode memory the header implies is reserved from the
+// process-wide budget (waiting for room, or ErrTooLarge if it could never
+// fit). While libvips works, the deadline can stop it (see killer).
 func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Format) (*Image, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	hdr, err := t.header(src)
+	if err != nil {
 		return nil, err
 	}
 	typ := vips.DetermineImageType(src)
@@ -235,11 +262,56 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 	if !vips.IsTypeSupported(typ) {
 		return nil, fmt.Errorf("%w: no %s loader in this libvips", ErrUnsupported, vips.ImageTypes[typ])
 	}
-
-	if s.Mode == Original {
-		return t.original(src, typ)
+	release, err := t.reserve(ctx, DecodeEstimate(hdr, s))
+	if err != nil {
+		return nil, err
 	}
-	img, err := t.thumbnail(src, typ, s)
+	defer release()
+
+	k := newKiller(ctx)
+	defer k.stop()
+	img, err := t.run(ctx, k, src, typ, s, f)
+	if err != nil && ctx.Err() != nil {
+		// Whatever libvips reported, the cause is the deadline (its own
+		// words are kept for the log: "killed" when the flag stopped it).
+		return nil, fmt.Errorf("%w: %w (%v)", ErrStopped, ctx.Err(), err)
+	}
+	return img, err
+}
+
+// header reads and checks the container (no libvips).
+func (t *Transformer) header(src []byte) (imagehdr.Header, error) {
+	maxFrames := orDefault(t.opts.MaxFrames, DefaultMaxFrames)
+	hdr, err := imagehdr.Parse(src, maxFrames)
+	if err != nil {
+		return hdr, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	if hdr.Frames > maxFrames {
+		return hdr, fmt.Errorf("%w: more than %d frames", ErrTooLarge, maxFrames)
+	}
+	if max := t.opts.MaxMegapixels; max > 0 && hdr.Pixels() > int64(max)*1_000_000 {
+		return hdr, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, hdr.Width, hdr.Height, max)
+	}
+	return hdr, nil
+}
+
+// reserve takes need bytes from the decode budget.
+func (t *Transformer) reserve(ctx context.Context, need int64) (func(), error) {
+	if t.opts.Budget == nil {
+		return func() {}, nil
+	}
+	release, err := t.opts.Budget.Acquire(ctx, need)
+	if errors.Is(err, budget.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return release, err
+}
+
+func (t *Transformer) run(ctx context.Context, k *killer, src []byte, typ vips.ImageType, s Size, f Format) (*Image, error) {
+	if s.Mode == Original {
+		return t.original(k, src, typ)
+	}
+	img, err := t.thumbnail(k, src, typ, s)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +323,7 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 	if err := toSRGB(img); err != nil {
 		return nil, fmt.Errorf("colour: %w", err)
 	}
-	return t.encode(img, s, f)
+	return t.encode(k, img, s, f)
 }
 
 // original returns the photo itself without private metadata. JPEG and
@@ -259,29 +331,40 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 // pixels stay byte-identical, the ICC profile stays, and a JPEG keeps its
 // orientation in a minimal EXIF block. Other formats are decoded and
 // re-encoded losslessly as PNG, upright, with their ICC profile.
-func (t *Transformer) original(src []byte, typ vips.ImageType) (*Image, error) {
+func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Image, error) {
 	hdr, err := vips.LoadImageFromBuffer(src, importParams())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
 	defer hdr.Close()
+	k.watch(hdr)
 	w, h := hdr.Width(), hdr.Height()
 	if max := t.opts.MaxMegapixels; max > 0 && int64(w)*int64(h) > int64(max)*1_000_000 {
 		return nil, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, w, h, max)
 	}
 	switch typ {
 	case vips.ImageTypeJPEG:
+		// The bytes are passed through, not re-encoded, so decode them
+		// once (at 1/8 scale: libjpeg still reads every entropy-coded
+		// byte) to refuse a truncated or corrupt JPEG as 415, like every
+		// other size.
+		if err := verifyJPEG(k, src); err != nil {
+			return nil, err
+		}
 		b, err := metastrip.JPEG(src, hdr.Orientation())
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
-		return &Image{Bytes: b, Width: w, Height: h, Format: JPEG}, nil
+		return checked(&Image{Bytes: b, Width: w, Height: h, Format: JPEG})
 	case vips.ImageTypePNG:
+		if err := verifyDecode(k, hdr); err != nil {
+			return nil, err
+		}
 		b, err := metastrip.PNG(src)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
-		return &Image{Bytes: b, Width: w, Height: h, Format: PNG}, nil
+		return checked(&Image{Bytes: b, Width: w, Height: h, Format: PNG})
 	}
 	if typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF {
 		// Already upright from libheif; see thumbnail.
@@ -297,6 +380,7 @@ func (t *Transformer) original(src []byte, typ vips.ImageType) (*Image, error) {
 	if err := hdr.RemoveMetadata(); err != nil {
 		return nil, fmt.Errorf("strip: %w", err)
 	}
+	k.watch(hdr)
 	buf, _, err := hdr.ExportPng(&vips.PngExportParams{Compression: 6, Filter: vips.PngFilterNone})
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode png: %s", ErrUnsupported, firstLine(err.Error()))
@@ -305,7 +389,40 @@ func (t *Transformer) original(src []byte, typ vips.ImageType) (*Image, error) {
 	if buf, err = metastrip.PNG(buf); err != nil {
 		return nil, fmt.Errorf("strip png: %w", err)
 	}
-	return &Image{Bytes: buf, Width: hdr.Width(), Height: hdr.Height(), Format: PNG}, nil
+	return checked(&Image{Bytes: buf, Width: hdr.Width(), Height: hdr.Height(), Format: PNG})
+}
+
+// verifyJPEG decodes a JPEG at 1/8 scale to find damage a pass-through
+// would serve.
+func verifyJPEG(k *killer, src []byte) error {
+	p := importParams()
+	p.JpegShrinkFactor.Set(8)
+	img, err := vips.LoadImageFromBuffer(src, p)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	defer img.Close()
+	return verifyDecode(k, img)
+}
+
+// verifyDecode computes every pixel of img (with fail-on-error, so any
+// decoder warning is an error).
+func verifyDecode(k *killer, img *vips.ImageRef) error {
+	k.watch(img)
+	if _, err := img.Average(); err != nil {
+		return fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	}
+	return nil
+}
+
+// checked is the last gate before bytes leave the pipeline: an output
+// that still holds EXIF, XMP, IPTC, maker notes or any other metadata
+// container is an error, whichever encoder or code path made it.
+func checked(img *Image) (*Image, error) {
+	if err := metastrip.Check(img.Bytes); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPrivate, err)
+	}
+	return img, nil
 }
 
 // importParams fail on any decoder warning: a truncated JPEG is refused
@@ -316,7 +433,7 @@ func importParams() *vips.ImportParams {
 	return p
 }
 
-func (t *Transformer) thumbnail(src []byte, typ vips.ImageType, s Size) (*vips.ImageRef, error) {
+func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s Size) (*vips.ImageRef, error) {
 	// Header only: libvips loads lazily, so this costs no pixel decoding.
 	hdr, err := vips.LoadImageFromBuffer(src, importParams())
 	if err != nil {
@@ -357,6 +474,7 @@ func (t *Transformer) thumbnail(src []byte, typ vips.ImageType, s Size) (*vips.I
 			hdr.Close()
 			return nil, fmt.Errorf("heif orientation: %w", err)
 		}
+		k.watch(hdr)
 		if err := hdr.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
 			hdr.Close()
 			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
@@ -376,6 +494,7 @@ func (t *Transformer) thumbnail(src []byte, typ vips.ImageType, s Size) (*vips.I
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 			}
+			k.watch(img)
 			if err := img.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
 				img.Close()
 				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
@@ -506,7 +625,7 @@ func iccSpace(profile []byte) string {
 	return string(profile[16:20])
 }
 
-func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, error) {
+func (t *Transformer) encode(k *killer, img *vips.ImageRef, s Size, f Format) (*Image, error) {
 	if s.Mode == Colors {
 		f = PNG
 	}
@@ -519,6 +638,12 @@ func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, erro
 			return nil, fmt.Errorf("flatten: %w", err)
 		}
 	}
+	// Drop EXIF, XMP and IPTC from the image itself, not only through the
+	// savers' strip flags: libvips 8.14's WebP saver writes them back.
+	if err := img.RemoveMetadata(); err != nil {
+		return nil, fmt.Errorf("strip: %w", err)
+	}
+	k.watch(img)
 	small := img.Width() <= SmallEdge && img.Height() <= SmallEdge
 	var (
 		buf []byte
@@ -550,7 +675,13 @@ func (t *Transformer) encode(img *vips.ImageRef, s Size, f Format) (*Image, erro
 		// while the encoder runs; that is the input's fault, hence 415.
 		return nil, fmt.Errorf("%w: encode %s: %s", ErrUnsupported, f.Ext(), firstLine(err.Error()))
 	}
-	return &Image{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: f}, nil
+	if f == WebP {
+		// Belt and braces for the saver above: remove EXIF/XMP chunks.
+		if buf, err = metastrip.WebP(buf); err != nil {
+			return nil, fmt.Errorf("strip webp: %w", err)
+		}
+	}
+	return checked(&Image{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: f})
 }
 
 // firstLine drops govips' appended Go stack trace from libvips errors.
@@ -580,7 +711,14 @@ type Info struct {
 
 // Probe reads an original's header (no pixel decoding): upright size and
 // when it was taken.
-func Probe(src []byte) (Info, error) {
+func Probe(src []byte, maxFrames int) (Info, error) {
+	// The container first: a file with 50,000 frames costs libvips seconds
+	// just to read its header.
+	// (src may be only the start of the file, so a parse error here is not
+	// a verdict.)
+	if h, err := imagehdr.Parse(src, maxFrames); err == nil && h.Frames > maxFrames {
+		return Info{}, fmt.Errorf("%w: more than %d frames", ErrTooLarge, maxFrames)
+	}
 	typ := vips.DetermineImageType(src)
 	if typ == vips.ImageTypeUnknown || !vips.IsTypeSupported(typ) {
 		return Info{}, ErrUnsupported

@@ -5,14 +5,10 @@
 package video
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -285,47 +281,4 @@ func probeMKV(r io.ReaderAt, size int64) (Info, error) {
 	}
 	info.Codec = codec
 	return info, nil
-}
-
-// ErrNoFFmpeg: poster frames need ffmpeg, which is not installed.
-var ErrNoFFmpeg = errors.New("ffmpeg not installed")
-
-// HaveFFmpeg reports whether ffmpeg is on PATH.
-func HaveFFmpeg() bool {
-	_, err := exec.LookPath("ffmpeg")
-	return err == nil
-}
-
-// Poster extracts a representative frame of the video open as f (ffmpeg's
-// thumbnail filter over the first frames, so not a black fade-in) as PNG.
-// The already-open file is handed to ffmpeg as a descriptor: ffmpeg never
-// resolves a path, so a symlink swapped in later cannot redirect it.
-func Poster(ctx context.Context, f *os.File) ([]byte, error) {
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		return nil, ErrNoFFmpeg
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-nostdin", "-i", "/dev/fd/3",
-		"-vf", "thumbnail=30", "-frames:v", "1", "-an", "-f", "image2pipe", "-vcodec", "png", "pipe:1")
-	cmd.ExtraFiles = []*os.File{f}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: ffmpeg: %v: %s", ErrUnknown, err, firstLine(errb.String()))
-	}
-	if out.Len() == 0 {
-		return nil, fmt.Errorf("%w: ffmpeg produced no frame", ErrUnknown)
-	}
-	return out.Bytes(), nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }
