@@ -58,8 +58,8 @@ func indexCmd(ctx context.Context, env Env, args []string) error {
 	if tty {
 		fmt.Fprintln(env.Stderr)
 	}
-	fmt.Fprintf(env.Stdout, "indexed %d files (%d hashed, %d unchanged, %d skipped), %.1f MiB, in %.2fs -> %s\n",
-		st.Files, st.Hashed, st.Reused, st.Skipped, float64(st.Bytes)/(1<<20), st.Duration.Seconds(), path)
+	fmt.Fprintf(env.Stdout, "indexed %d files (%d hashed, %d unchanged, %d skipped, %d too large), %.1f MiB, in %.2fs -> %s\n",
+		st.Files, st.Hashed, st.Reused, st.Skipped, st.TooLarge, float64(st.Bytes)/(1<<20), st.Duration.Seconds(), path)
 	return nil
 }
 

@@ -40,7 +40,8 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	transform.Startup(1, quiet)
-	ix, err := storage.Open(cfg.Originals, 0, quiet)
+	// The same limit as serve: links to files it would refuse are not minted.
+	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, quiet)
 	if err != nil {
 		return fmt.Errorf("config: originals: %w", err)
 	}

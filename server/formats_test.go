@@ -20,6 +20,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/video"
 )
 
 // fixture is one input kind, generated from a real photograph with Debian's
@@ -262,9 +263,19 @@ func videoURL(t *testing.T, base, rel, format string) string {
 // format must match the file.
 func TestE2EVideoStreaming(t *testing.T) {
 	base, _ := kindServer(t)
-	file, err := os.ReadFile(filepath.Join(kindsDir, "clip.mp4"))
+	raw, err := os.ReadFile(filepath.Join(kindsDir, "clip.mp4"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What is served is the file with its metadata boxes blanked in place
+	// (same length, same offsets).
+	patches, err := video.Scrub(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := io.ReadAll(video.NewScrubbed(bytes.NewReader(raw), int64(len(raw)), patches))
+	if err != nil || len(file) != len(raw) {
+		t.Fatalf("scrubbed reference: %d bytes, %v", len(file), err)
 	}
 	u := videoURL(t, base, "clip.mp4", "avc")
 	full := get(t, u)

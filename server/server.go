@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -458,14 +459,33 @@ func safeSegment(seg string) bool {
 func canonical(c echo.Context) bool {
 	r := c.Request()
 	switch c.Path() {
+	case "/t/:hash/:token/:size", "/v/:hash/:token/:format":
+		if c.Param("hash") == "" {
+			break // a 405: the route's parameters were never bound
+		}
+		fallthrough
+	default:
+		return cleanPath(r.RequestURI) && matchesRoute(c)
+	}
+	return cleanPath(r.RequestURI)
+}
+
+// matchesRoute: the request line is exactly what the route's parameters
+// spell (routes without parameters need only a clean path).
+func matchesRoute(c echo.Context) bool {
+	r := c.Request()
+	switch c.Path() {
 	case "/t/:hash/:token/:size":
 		return r.RequestURI == thumburl.Path(c.Param("hash"), c.Param("token"), c.Param("size"))
 	case "/v/:hash/:token/:format":
 		return r.RequestURI == thumburl.VideoPath(c.Param("hash"), c.Param("token"), c.Param("format"))
-	case "/healthz":
-		return r.RequestURI == "/healthz"
 	}
-	return false
+	return true
+}
+
+// cleanPath: no doubled slashes, dot segments, escapes, query or params.
+func cleanPath(p string) bool {
+	return p != "" && p[0] == '/' && path.Clean(p) == p && !strings.ContainsAny(p, "%?#;\\")
 }
 
 // finalCacheHeaders runs just before the status line goes out. Errors get
