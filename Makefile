@@ -40,6 +40,8 @@ fuzz: deps
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzWebP -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
 	$(GO) test ./video -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME)
+	$(GO) test ./video -run '^$$' -fuzz FuzzScrub -fuzztime $(FUZZTIME)
+	$(GO) test ./imagehdr -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f thumbd

@@ -395,8 +395,11 @@ func (c *Config) Validate() error {
 	if c.FailureTTL < 0 {
 		return bad("failure_ttl", "%v is negative (0 turns the failure cache off)", c.FailureTTL)
 	}
-	if c.FFmpegMemoryMB < 64 {
-		return bad("ffmpeg_memory_mb", "%d; want at least 64", c.FFmpegMemoryMB)
+	if c.FFmpegMemoryMB < 320 {
+		return bad("ffmpeg_memory_mb", "%d; want at least 320 (ffmpeg alone maps about 270 MiB)", c.FFmpegMemoryMB)
+	}
+	if FFmpegReserveMB(c.FFmpegMemoryMB) > c.MaxDecodeMB {
+		return bad("ffmpeg_memory_mb", "%d needs %d MiB of max_decode_mb (%d); raise max_decode_mb or lower this", c.FFmpegMemoryMB, FFmpegReserveMB(c.FFmpegMemoryMB), c.MaxDecodeMB)
 	}
 	for _, d := range []struct {
 		key string
@@ -422,6 +425,11 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// FFmpegReserveMB is what one ffmpeg run reserves from the decode budget:
+// two thirds of its address-space limit, about its measured peak resident
+// memory (address space includes libraries and unused mappings).
+func FFmpegReserveMB(limitMB int) int { return limitMB * 2 / 3 }
 
 // within reports whether dir is root or below it, after resolving
 // symlinks in both: a cache folder that is a symlink into the library is

@@ -8,15 +8,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +36,7 @@ import (
 	"github.com/thumbd/thumbd/server"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
 )
 
@@ -352,4 +356,195 @@ func TestProbesAndDashboardMetricsExist(t *testing.T) {
 	if len(used) < 8 {
 		t.Errorf("dashboard uses only %d metrics", len(used))
 	}
+}
+
+// nginxConf is deploy/nginx/thumbd.conf with comments removed.
+func nginxConf(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("nginx/thumbd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regexp.MustCompile(`(?m)#.*$`).ReplaceAllString(string(b), "")
+}
+
+// canonicalPatterns are the regexes of the map that decides what nginx
+// may cache (value 0: canonical).
+func canonicalPatterns(t *testing.T, conf string) []*regexp.Regexp {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)map \$request_uri \$thumbd_noncanonical \{(.*?)\n\}`).FindStringSubmatch(conf)
+	if m == nil {
+		t.Fatal("nginx/thumbd.conf: no `map $request_uri $thumbd_noncanonical` block")
+	}
+	var out []*regexp.Regexp
+	sawDefault := false
+	for _, l := range strings.Split(m[1], "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+		case l == "default 1;":
+			sawDefault = true
+		case strings.HasPrefix(l, `"~`) && strings.HasSuffix(l, `" 0;`):
+			out = append(out, regexp.MustCompile(strings.TrimSuffix(strings.TrimPrefix(l, `"~`), `" 0;`)))
+		default:
+			t.Fatalf("nginx/thumbd.conf: map line %q: want `default 1;` or `\"~<regex>\" 0;`", l)
+		}
+	}
+	if !sawDefault || len(out) == 0 {
+		t.Fatal("nginx/thumbd.conf: the map must default to 1 (non-canonical) and list canonical regexes")
+	}
+	return out
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// The nginx config caches only what thumbd's URL grammar calls canonical,
+// keyed on exactly what it sends upstream: every URL `thumbd sign` can
+// print is cacheable, no other spelling of it is, and nothing the pattern
+// accepts is outside the grammar.
+func TestNginxCachesOnlyCanonicalURLs(t *testing.T) {
+	conf := nginxConf(t)
+	res := canonicalPatterns(t, conf)
+
+	// Directives: the key and the upstream request are the raw request
+	// URI, and every cached location consults the map both ways.
+	if strings.Contains(conf, "$uri") {
+		t.Error("nginx/thumbd.conf uses $uri (normalised, not what goes upstream)")
+	}
+	if !regexp.MustCompile(`(?m)^\s*merge_slashes off;`).MatchString(conf) {
+		t.Error("nginx/thumbd.conf: merge_slashes off missing")
+	}
+	locs := regexp.MustCompile(`location\s+(\S+)\s*\{([^}]*)\}`).FindAllStringSubmatch(conf, -1)
+	seen := map[string]bool{}
+	for _, l := range locs {
+		name, body := l[1], l[2]
+		seen[name] = true
+		for _, pp := range regexp.MustCompile(`proxy_pass\s+([^;]*);`).FindAllStringSubmatch(body, -1) {
+			if pp[1] != "http://thumbd$request_uri" {
+				t.Errorf("location %s: proxy_pass %s, want http://thumbd$request_uri (the URI as sent, as keyed)", name, pp[1])
+			}
+		}
+		if strings.Contains(body, "proxy_cache thumbd;") {
+			for _, d := range []string{"proxy_cache_key $request_uri;", "proxy_no_cache $thumbd_noncanonical;", "proxy_cache_bypass $thumbd_noncanonical;"} {
+				if !strings.Contains(body, d) {
+					t.Errorf("location %s caches but lacks %q", name, d)
+				}
+			}
+		}
+	}
+	if !seen["/t/"] || !seen["/v/"] || !seen["/"] {
+		t.Errorf("nginx/thumbd.conf: want locations /t/, /v/ and /, got %v", seen)
+	}
+
+	// Every URL sign can mint is canonical.
+	sg, err := signing.New([]string{"deploy-test-key-0123456789abcdefghijkl"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hash = "534feabf61b79a5478620bd313defcb883e325bd"
+	sizes := append(transform.SizeNames(), "tile_37", "tile_16384", "fit_640x480", "fit_1x1", "fit_16384x16384", "screen_1024x768")
+	var canon []string
+	for _, size := range sizes {
+		never, err := sg.Sign(hash, size, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expiring, err := sg.Sign(hash, size, time.Now().Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{never, expiring, signing.PublicToken} {
+			for _, ext := range []string{"", ".jpg", ".jpeg", ".png", ".webp", ".avif"} {
+				p := thumburl.Path(hash, tok, size+ext)
+				if _, err := thumburl.Parse(hash, tok, size+ext); err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				if !anyMatch(res, p) {
+					t.Errorf("%s is canonical but nginx would not cache it", p)
+				}
+				canon = append(canon, p)
+			}
+		}
+	}
+
+	// No other spelling of one is.
+	real := canon[len(canon)/2]
+	seg := strings.Split(real, "/")
+	h, k, s := seg[2], seg[3], seg[4]
+	for _, v := range []string{
+		"/t/" + h + "/" + k + "//" + s, "//t/" + h + "/" + k + "/" + s, "/t//" + h + "/" + k + "/" + s,
+		"/t/./" + h + "/" + k + "/" + s, "/t/" + h + "/" + k + "/x/../" + s, "/x/../t/" + h + "/" + k + "/" + s,
+		"/t/" + h + "/" + k + "/" + s + "/", "/t/" + h + "/" + k + "/" + s + "?", "/t/" + h + "/" + k + "/" + s + "?x=1",
+		"/t/" + h + "/" + k + "/" + s + "#x", "/t/" + h + "/" + k + "/" + s + ";x=1", "/t/" + h + ";x/" + k + "/" + s,
+		"/t/" + h + "/" + k + "%2F" + s, "/t/%35" + h[1:] + "/" + k + "/" + s, "/t/" + h + "/%41" + k[1:] + "/" + s,
+		"/t/" + h + "/" + k + "/%74ile_500", "/t/" + strings.ToUpper(h) + "/" + k + "/" + s, "/T/" + h + "/" + k + "/" + s,
+		"/t/" + h + "/" + k + "/tile_500.JPG", "/t/" + h + "/" + k + "/tile_500.jpg.", "/t/" + h + "/" + k + "/tile_0500",
+		"/t/" + h + "/" + k + "/fit_640x0480", "/t/" + h + "/" + k + "/tile_500 ", "/t/" + h + "/" + k + "/" + s + "\n",
+		"/t/" + h + "/../" + s, "/t/" + h + "/./" + s, "/t/" + h + "/" + k, "/v/" + h + "/" + k + "/avc",
+	} {
+		if anyMatch(res, v) {
+			t.Errorf("nginx would cache the non-canonical %q", v)
+		}
+	}
+
+	// Nothing the patterns accept is outside the grammar: random edits of
+	// canonical URLs either stop matching or still parse, three segments
+	// under /t/ and no dot segment. The one exception is magnitude: the
+	// pattern allows five-digit edges, thumbd refuses those above
+	// MaxCustomEdge, and that refusal is cached under its own URL only.
+	bigEdge := func(size string) bool {
+		for _, n := range regexp.MustCompile(`[0-9]+`).FindAllString(size, -1) {
+			if v, _ := strconv.Atoi(n); v > transform.MaxCustomEdge {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "/.%?;#~+ aAfFzZ09x_-"
+	accepted := 0 // edits still matching: the check below is exercised
+	for i := 0; i < 50000; i++ {
+		orig := canon[rng.IntN(len(canon))]
+		b := []byte(orig)
+		for n := 1 + rng.IntN(3); n > 0; n-- {
+			j, c := rng.IntN(len(b)+1), alphabet[rng.IntN(len(alphabet))]
+			switch rng.IntN(3) {
+			case 0:
+				b = append(b[:j:j], append([]byte{c}, b[j:]...)...)
+			case 1:
+				if j < len(b) {
+					b[j] = c
+				}
+			case 2:
+				if j < len(b) {
+					b = append(b[:j:j], b[j+1:]...)
+				}
+			}
+		}
+		p := string(b)
+		if !anyMatch(res, p) {
+			continue
+		}
+		seg := strings.Split(p, "/")
+		if len(seg) != 5 || seg[0] != "" || seg[1] != "t" || seg[3] == "." || seg[3] == ".." {
+			t.Fatalf("nginx would cache %q, which is not /t/<hash>/<token>/<size>", p)
+		}
+		if _, err := thumburl.Parse(seg[2], seg[3], seg[4]); err != nil && !(errors.Is(err, transform.ErrUnknownSize) && bigEdge(seg[4])) {
+			t.Fatalf("nginx would cache %q, which thumbd refuses: %v", p, err)
+		}
+		if p != orig {
+			accepted++
+		}
+	}
+	if accepted < 1000 {
+		t.Errorf("only %d edited URLs still matched: the soundness check is barely exercised", accepted)
+	}
+	t.Logf("%d canonical URLs, %d accepted edits checked against the grammar", len(canon), accepted)
 }

@@ -193,7 +193,7 @@ const (
 
 // tiffFile builds a classic TIFF whose IFD i links to IFD links[i] (or
 // tiffEnd/tiffOutside). Without links, IFDs form a simple chain.
-func tiffFile(order binary.ByteOrder, ifds [][]tiffEntry, links ...int) []byte {
+func tiffFile(order binary.AppendByteOrder, ifds [][]tiffEntry, links ...int) []byte {
 	if links == nil {
 		for i := range ifds {
 			links = append(links, i+1)
@@ -209,7 +209,7 @@ func tiffFile(order binary.ByteOrder, ifds [][]tiffEntry, links ...int) []byte {
 	}
 	var data []byte
 	b := []byte{'I', 'I', 42, 0}
-	if order == binary.BigEndian {
+	if order == binary.AppendByteOrder(binary.BigEndian) {
 		b = []byte{'M', 'M', 0, 42}
 	}
 	b = order.AppendUint32(b, offs[0])

@@ -99,6 +99,7 @@ type Header struct {
 	// (not hidden, not thumbnails, auxiliary images or grid tiles; image
 	// sequences in moov tracks are not counted). Counting stops past the cap
 	// given to Parse, so a value of maxFrames+1 means "more than maxFrames".
+	// A TIFF IFD chain that loops back on itself is ErrMalformed.
 	Frames int
 	// Rotated is set when a HEIF/AVIF irot property turns the image by 90
 	// or 270 degrees: libheif always applies it, so the displayed image is

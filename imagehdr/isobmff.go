@@ -19,13 +19,14 @@ const (
 )
 
 // readBox parses the ISOBMFF box at pos: its type, payload and the offset
-// after it. ok is false when the header or payload does not fit in b.
-func readBox(b []byte, pos int) (typ string, body []byte, next int, ok bool) {
+// after it. ok is false when the header or payload does not fit in b. The
+// type is a slice of b (compared as string(typ), which does not allocate).
+func readBox(b []byte, pos int) (typ, body []byte, next int, ok bool) {
 	hdr, ok := span(b, pos, 8)
 	if !ok {
-		return "", nil, len(b), false
+		return nil, nil, len(b), false
 	}
-	typ = string(hdr[4:8])
+	typ = hdr[4:8]
 	size, hlen := uint64(be32(hdr)), 8
 	switch size {
 	case 0: // extends to the end of its container
@@ -54,7 +55,7 @@ func fullBox(body []byte) (version byte, flags uint32, rest []byte, ok bool) {
 // children calls fn for each complete box in body, in order, stopping when
 // fn returns false or at the first box that does not fit. Each step moves
 // at least 8 bytes, so the walk is linear in len(body).
-func children(body []byte, fn func(typ string, body []byte) bool) {
+func children(body []byte, fn func(typ, body []byte) bool) {
 	for pos := 0; pos < len(body); {
 		typ, c, next, ok := readBox(body, pos)
 		if !ok || !fn(typ, c) {
@@ -112,7 +113,7 @@ func parseISOBMFF(b []byte, maxFrames int) (Header, error) {
 		if !ok {
 			break
 		}
-		if typ == "meta" {
+		if string(typ) == "meta" {
 			meta = body
 		}
 		pos = next
@@ -125,15 +126,15 @@ func parseISOBMFF(b []byte, maxFrames int) (Header, error) {
 		return Header{}, malformed("heif", "bad meta")
 	}
 	var pitm, iinf, iref, iprp []byte
-	children(metaKids, func(typ string, body []byte) bool {
-		switch {
-		case typ == "pitm" && pitm == nil:
+	children(metaKids, func(typ, body []byte) bool {
+		switch t := string(typ); {
+		case t == "pitm" && pitm == nil:
 			pitm = body
-		case typ == "iinf" && iinf == nil:
+		case t == "iinf" && iinf == nil:
 			iinf = body
-		case typ == "iref" && iref == nil:
+		case t == "iref" && iref == nil:
 			iref = body
-		case typ == "iprp" && iprp == nil:
+		case t == "iprp" && iprp == nil:
 			iprp = body
 		}
 		return true
@@ -208,7 +209,8 @@ func parseIref(iref []byte, primary uint32) irefInfo {
 			r.excluded = append(r.excluded, id)
 		}
 	}
-	children(rest, func(typ string, body []byte) bool {
+	children(rest, func(typb, body []byte) bool {
+		typ := string(typb)
 		from, off, ok := itemID(body, 0, wide)
 		if !ok {
 			return true
@@ -275,8 +277,8 @@ func countItems(iinf []byte, primary, tile uint32, excluded []uint32, maxFrames 
 	if len(rest) < countSize {
 		return it
 	}
-	children(rest[countSize:], func(typ string, body []byte) bool {
-		if typ != "infe" {
+	children(rest[countSize:], func(typ, body []byte) bool {
+		if string(typ) != "infe" {
 			return true
 		}
 		v, flags, e, ok := fullBox(body)
@@ -291,15 +293,14 @@ func countItems(iinf []byte, primary, tile uint32, excluded []uint32, maxFrames 
 		if !ok {
 			return true
 		}
-		itype := string(t)
 		if id == primary {
-			it.primaryType = itype
+			it.primaryType = string(t)
 		}
 		if id == tile {
-			it.tileType = itype
+			it.tileType = string(t)
 		}
 		_, isExcluded := slices.BinarySearch(excluded, id)
-		if imageItemTypes[itype] && flags&1 == 0 && !isExcluded && it.topLevel <= maxFrames {
+		if imageItemTypes[string(t)] && flags&1 == 0 && !isExcluded && it.topLevel <= maxFrames {
 			it.topLevel++
 		}
 		return true
@@ -317,11 +318,11 @@ type propIndex struct {
 
 func newPropIndex(iprp []byte) *propIndex {
 	p := &propIndex{}
-	children(iprp, func(typ string, body []byte) bool {
-		switch {
-		case typ == "ipco" && p.ipco == nil:
+	children(iprp, func(typ, body []byte) bool {
+		switch t := string(typ); {
+		case t == "ipco" && p.ipco == nil:
 			p.ipco = body
-		case typ == "ipma" && len(p.ipmas) < 4:
+		case t == "ipma" && len(p.ipmas) < 4:
 			p.ipmas = append(p.ipmas, body)
 		}
 		return true
@@ -403,7 +404,7 @@ func (p *propIndex) apply(idx int, ip *itemProps, pixiDepth, codecDepth *int) {
 	if !ok {
 		return
 	}
-	switch typ {
+	switch string(typ) {
 	case "ispe":
 		if _, _, d, ok := fullBox(body); ok && len(d) >= 8 {
 			ip.width, ip.height, ip.hasSize = be32(d), be32(d[4:]), true

@@ -160,7 +160,9 @@ func parseTIFF(b []byte, maxFrames int) (Header, error) {
 		}
 		v, ok := t.value(e[:es])
 		if !ok {
-			continue // libtiff ignores unreadable tags; defaults apply
+			// Falling back to a default would understate the cost (1-bit
+			// samples), so a tag that matters must be readable.
+			return Header{}, malformed("tiff", "unreadable tag value")
 		}
 		switch tag {
 		case tagImageWidth:

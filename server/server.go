@@ -57,8 +57,10 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MaxConnections bounds the connections held at once; 0 = no bound.
 	MaxConnections int
-	// Poster limits ffmpeg; its memory is reserved from Budget.
-	Poster video.Limits
+	// Poster limits ffmpeg; PosterReserve of its memory is reserved from
+	// Budget while it runs (0 = the whole address-space limit).
+	Poster        video.Limits
+	PosterReserve int64
 	// Budget is the process-wide decode memory budget (shared with the
 	// transformer); nil = none.
 	Budget *budget.Budget
@@ -496,6 +498,11 @@ func (s *Server) finalCacheHeaders(c echo.Context) {
 	status := c.Response().Status
 	h := c.Response().Header()
 	if status >= 400 {
+		// Error bodies are short text, whoever wrote them (a 416 or 412
+		// from a video stream must not claim to be video).
+		if !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+			h.Set("Content-Type", "text/plain; charset=UTF-8")
+		}
 		h.Set("Cache-Control", errorCacheControl(status))
 		h.Del("Expires")
 		if status != http.StatusRequestedRangeNotSatisfiable {

@@ -93,7 +93,13 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 	ch := s.flight.DoChan(key, func() (any, error) {
 		// Detached from any one caller so a client hanging up does not fail
 		// the others; bounded by the request timeout all the same.
-		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+		// Same deadline as the request that started it, so a render that
+		// runs out of time is reported to that request as too slow.
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(s.opts.RequestTimeout)
+		}
+		jctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		release, err := s.limit.acquire(jctx)
 		if err != nil {
@@ -143,9 +149,24 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		}
 		return res.img, res.outcome, nil
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The job shares the deadline and libvips is being stopped;
+			// wait briefly for its verdict (too slow, or still queued).
+			select {
+			case r := <-ch:
+				if r.Err != nil {
+					return nil, "", r.Err
+				}
+			case <-time.After(stopGrace):
+			}
+		}
 		return nil, "", ctx.Err()
 	}
 }
+
+// stopGrace bounds how long a request past its deadline waits for its
+// job to report that it was stopped.
+const stopGrace = 2 * time.Second
 
 // remember keeps a variant in the memory tier.
 func (s *Server) remember(key string, img *transform.Image) {

@@ -72,6 +72,10 @@ func (s *Server) video(c echo.Context) error {
 	// The hash names the bytes: a strong validator for If-Range and 304s.
 	h.Set("ETag", `"`+hash+`"`)
 	c.Set(cacheKey, "stream")
+	if im := c.Request().Header.Get("If-Match"); im != "" && !ifMatch(im, `"`+hash+`"`) {
+		// Answered here, not by ServeContent, whose 412 has no body.
+		return c.String(http.StatusPreconditionFailed, "precondition failed\n")
+	}
 	if rng := c.Request().Header.Get("Range"); rng != "" {
 		fixed, ok := satisfiableRange(rng)
 		if !ok {
@@ -90,6 +94,16 @@ func (s *Server) video(c echo.Context) error {
 	w := &progressWriter{ResponseWriter: c.Response(), rc: http.NewResponseController(c.Response().Writer), timeout: s.opts.WriteTimeout}
 	http.ServeContent(w, c.Request(), "", time.Time{}, video.NewScrubbed(f, fi.Size(), patches))
 	return nil
+}
+
+// ifMatch is If-Match's strong comparison over a list.
+func ifMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		if t = strings.TrimSpace(t); t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // satisfiableRange drops zero-length suffix ranges ("-0"), which
@@ -145,7 +159,10 @@ func (s *Server) source(ctx context.Context, orig storage.Original) ([]byte, err
 	// libvips jobs, so posters cannot add memory outside it.
 	lim := s.opts.Poster
 	if s.opts.Budget != nil {
-		need := lim.MemoryBytes
+		need := s.opts.PosterReserve
+		if need <= 0 {
+			need = lim.MemoryBytes
+		}
 		if need <= 0 {
 			need = video.DefaultMemoryBytes
 		}

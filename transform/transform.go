@@ -286,6 +286,11 @@ func (t *Transformer) header(src []byte) (imagehdr.Header, error) {
 	if err != nil {
 		return hdr, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
+	if hdr.Format == imagehdr.GIF && !gifComplete(src) {
+		// libvips decodes only the first frame, so a GIF cut short after
+		// it would be served as if whole; damaged files answer 415.
+		return hdr, fmt.Errorf("%w: GIF without its trailer (truncated)", ErrUnsupported)
+	}
 	if hdr.Frames > maxFrames {
 		return hdr, fmt.Errorf("%w: more than %d frames", ErrTooLarge, maxFrames)
 	}
@@ -293,6 +298,13 @@ func (t *Transformer) header(src []byte) (imagehdr.Header, error) {
 		return hdr, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, hdr.Width, hdr.Height, max)
 	}
 	return hdr, nil
+}
+
+// gifComplete reports whether a GIF ends with its trailer byte (0x3B),
+// allowing the zero padding some writers append.
+func gifComplete(b []byte) bool {
+	b = bytes.TrimRight(b, "\x00")
+	return len(b) > 0 && b[len(b)-1] == 0x3B
 }
 
 // reserve takes need bytes from the decode budget.

@@ -65,8 +65,9 @@ func Poster(ctx context.Context, f *os.File, size int64, lim Limits) ([]byte, er
 	cmd.Dir = "/"
 	// A new session: a process group to kill as a whole, and no controlling
 	// terminal to read from. prlimit execs ffmpeg, so the pid is ffmpeg's.
-	// Pdeathsig kills it should thumbd die (strictly: the forking thread).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: it fires when the forking thread exits, not thumbd, and
+	// an orphan is bounded anyway (its stdin closes, RLIMIT_CPU ends it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Cancel = func() error {
 		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 			return err

@@ -347,12 +347,14 @@ func overlay(b []byte, off int64, p Patch) {
 	}
 }
 
+// Read reads from the current position, patched.
 func (s *Scrubbed) Read(b []byte) (int, error) {
 	n, err := s.ReadAt(b, s.off)
 	s.off += int64(n)
 	return n, err
 }
 
+// Seek sets the position; past the end is allowed and reads io.EOF.
 func (s *Scrubbed) Seek(offset int64, whence int) (int64, error) {
 	switch whence {
 	case io.SeekStart:

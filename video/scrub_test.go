@@ -374,7 +374,7 @@ func TestScrubRealFiles(t *testing.T) {
 		"-metadata:s:v:0", "make=CanaryTrackMake",
 	}
 	h264 := append([]string{"-c:v", "libx264", "-pix_fmt", "yuv420p"}, meta...)
-	xmp := func(path string) {
+	xmp := func(t *testing.T, path string) {
 		args := []string{"-q", "-overwrite_original", "-XMP-exif:GPSLatitude=48.8582", "-XMP-exif:GPSLongitude=2.2945",
 			"-XMP-tiff:Make=CanaryXMPMake", "-XMP-tiff:Model=CanaryXMPModel", path}
 		if b, err := exec.Command("exiftool", args...).CombinedOutput(); err != nil {
@@ -382,7 +382,7 @@ func TestScrubRealFiles(t *testing.T) {
 		}
 	}
 	// Apple's keys in moov/meta, as an iPhone writes them.
-	keys := func(path string) {
+	keys := func(t *testing.T, path string) {
 		args := []string{"-q", "-overwrite_original", "-Keys:Make=CanaryKeysMake", "-Keys:Model=CanaryKeysModel",
 			"-Keys:GPSCoordinates=48.8582, 2.2945, 35", path}
 		if b, err := exec.Command("exiftool", args...).CombinedOutput(); err != nil {
@@ -391,8 +391,8 @@ func TestScrubRealFiles(t *testing.T) {
 	}
 	// What neither tool writes: a track's own udta and a vendor uuid in
 	// moov (Canon's EXIF, say).
-	trackMeta := func(path string) {
-		udta := mkbox("udta", mkbox("\xa9xyz", []byte{0, 18, 0, 0}, []byte("+48.8582+002.2945/")),
+	trackMeta := func(t *testing.T, path string) {
+		udta := mkbox("udta", mkbox("\xa9xyz", []byte{0, 18, 0x15, 0xc7}, []byte("+48.8582+002.2945/")),
 			mkbox("\xa9mak", []byte{0, 15, 0, 0}, []byte("CanaryTrackMake")))
 		injectBox(t, path, udta, "moov", "trak")
 		injectBox(t, path, mkbox("uuid", []byte("0123456789abcdef"), []byte("CanaryVendor SN123456")), "moov")
@@ -402,7 +402,7 @@ func TestScrubRealFiles(t *testing.T) {
 	for _, tc := range []struct {
 		name, file string
 		opts       []string
-		after      func(string)
+		after      func(*testing.T, string)
 		must       []string // tags the original must have (so the case means something)
 	}{
 		{"mp4 keys", "a.mp4", append(slices.Clone(h264), "-movflags", "use_metadata_tags"), nil,
@@ -414,16 +414,17 @@ func TestScrubRealFiles(t *testing.T) {
 			[]string{"XMP-exif:GPSLatitude", "XMP-tiff:Make", "Make", "SerialNumber"}},
 		{"mov with XMP", "e.mov", h264, xmp, []string{"XMP-exif:GPSLatitude", "XMP-tiff:Make", "GPSCoordinates"}},
 		{"mov, Apple keys", "h.mov", h264, keys, []string{"Keys:GPSCoordinates", "Keys:Make", "Keys:Model"}},
-		{"mov, track udta and moov uuid", "i.mov", h264, trackMeta, []string{"Track1:GPSCoordinates", "Track1:Make"}},
+		{"mov, track udta and moov uuid", "i.mov", h264, trackMeta, []string{"Track1:Track1GPSCoordinates", "Track1:Track1Make", "QuickTime:UUID-Unknown"}},
 		{"mkv tags and attachment", "f.mkv", append([]string{"-attach", attach, "-metadata:s:t", "mimetype=text/plain", "-c:v", "libvpx"}, meta...), nil,
 			[]string{"Location", "Make", "Model", "SerialNumber", "AttachedFileName"}},
 		{"webm tags", "g.webm", append([]string{"-c:v", "libvpx-vp9"}, meta...), nil,
 			[]string{"Location", "Make", "Model", "SerialNumber"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own files; the tools dominate
 			orig := genVideo(t, filepath.Join(dir, tc.file), "64x48", tc.opts...)
 			if tc.after != nil {
-				tc.after(orig)
+				tc.after(t, orig)
 			}
 			before := exifTags(t, orig)
 			for _, m := range tc.must {

@@ -1,7 +1,9 @@
 // Package video identifies a video file's container and video codec by
 // reading its boxes (MP4/MOV) or EBML elements (WebM/Matroska), without
 // decoding anything, so thumbd can refuse a URL whose format does not match
-// the file and send the right Content-Type.
+// the file and send the right Content-Type. It also extracts poster frames
+// with a jailed ffmpeg (Poster) and blanks metadata in streamed videos
+// without moving a byte (Scrub, NewScrubbed).
 package video
 
 import (

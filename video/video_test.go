@@ -59,9 +59,7 @@ func TestProbeMP4Boxes(t *testing.T) {
 
 // Real files from ffmpeg (installed by make test): the three containers.
 func TestProbeRealFiles(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed; covered by the server tests in CI")
-	}
+	needTool(t, "ffmpeg")
 	dir := t.TempDir()
 	for _, tc := range []struct{ file, codec, want string }{
 		{"a.mp4", "libx264", "avc"}, {"a.webm", "libvpx-vp9", "vp9"}, {"a.mkv", "libvpx", "vp8"},
