@@ -21,6 +21,7 @@ run: build
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
 	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp

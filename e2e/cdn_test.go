@@ -95,11 +95,6 @@ http {
 	return "", ""
 }
 
-// thumbRequests is how many thumbnail requests thumbd has answered.
-func thumbRequests(t *testing.T, admin string) int {
-	return requestCount(t, admin, "thumb")
-}
-
 // requestCount is how many requests thumbd has answered on its public
 // port for one route ("thumb", "video", "other"...), or for all if route
 // is empty.

@@ -15,10 +15,9 @@ import (
 
 // bitWriter writes the least significant bit first, as VP8L reads.
 type bitWriter struct {
-	b    []byte
-	n    uint
-	acc  uint64
-	done bool
+	b   []byte
+	n   uint
+	acc uint64
 }
 
 func (w *bitWriter) put(v uint32, bits uint) {

@@ -247,10 +247,7 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 	if prev, err := m.Mint(photo, []string{"fit_720"}); err == nil {
 		data["Preview"] = prev[0].URL
 	}
-	sizes := q["size"]
-	for _, c := range strings.Fields(strings.ReplaceAll(q.Get("custom"), ",", " ")) {
-		sizes = append(sizes, c)
-	}
+	sizes := append(q["size"], strings.Fields(strings.ReplaceAll(q.Get("custom"), ",", " "))...)
 	if len(sizes) > 0 {
 		format := q.Get("format")
 		var ext string

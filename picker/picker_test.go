@@ -103,7 +103,7 @@ func TestPagesRender(t *testing.T) {
 		t.Fatalf("list: %d\n%s", code, body)
 	}
 	h := fmt.Sprintf("%040x", 13)
-	code, body = get(t, p, "/links/photo?h="+h+"&size=fit_1280&size=tile_224&expiry=30d&format=webp")
+	_, body = get(t, p, "/links/photo?h="+h+"&size=fit_1280&size=tile_224&expiry=30d&format=webp")
 	for _, want := range []string{`id="s-html"`, `id="s-markdown"`, `id="s-url"`, `id="s-jpg"`, `fit_1280.webp`, `tile_224.webp`, `fit_1280.jpg`, `Expires`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("photo page lacks %q", want)

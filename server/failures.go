@@ -47,22 +47,21 @@ func failureKey(o storage.Original) string {
 }
 
 // remembered returns the failure recorded for o, if still fresh.
-func (f *failures) remembered(o storage.Original) (error, time.Duration, bool) {
+func (f *failures) remembered(o storage.Original) (failedEntry, bool) {
 	if f == nil || f.ttl <= 0 {
-		return nil, 0, false
+		return failedEntry{}, false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e, ok := f.m[failureKey(o)]
 	if !ok {
-		return nil, 0, false
+		return failedEntry{}, false
 	}
-	left := e.until.Sub(f.now())
-	if left <= 0 {
+	if !e.until.After(f.now()) {
 		delete(f.m, failureKey(o))
-		return nil, 0, false
+		return failedEntry{}, false
 	}
-	return e.err, left, true
+	return e, true
 }
 
 // record keeps err for o if it is the file's own fault.

@@ -82,8 +82,8 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		}
 	}
 
-	if err, _, ok := s.failures.remembered(orig); ok {
-		return nil, outcomeFailed, err
+	if e, ok := s.failures.remembered(orig); ok {
+		return nil, outcomeFailed, e.err
 	}
 
 	type result struct {

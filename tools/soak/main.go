@@ -39,11 +39,85 @@ func main() {
 	dur := flag.Duration("d", 3*time.Minute, "how long to run")
 	conc := flag.Int("c", 32, "concurrent clients")
 	out := flag.String("out", "", "write the Markdown report here too")
+	phase := flag.String("phase", "all", "what to run: all (the soak, then the decode memory phase if -memory), soak, or memory")
+	memory := flag.Bool("memory", true, "with -phase all, also run the decode memory phase (big whole-frame originals against max_decode_mb)")
+	budgets := flag.String("memory-budgets", "1024,512", "decode memory phase: max_decode_mb values, one thumbd run per file each")
+	rounds := flag.Int("memory-rounds", 1, "decode memory phase: rounds of 3 concurrent requests per file and budget (after one request alone)")
+	heicMP := flag.Int("heic-mp", 24, "decode memory phase: HEIC size in megapixels (0 = none; x265 takes minutes at 67)")
+	heicTimeout := flag.Duration("heic-timeout", 45*time.Second, "decode memory phase: skip the HEIC if encoding it takes longer")
 	flag.Parse()
-	if err := run(*bin, *dur, *conc, *out); err != nil {
+	mo := memoryOpts{bin: *bin, rounds: max(*rounds, 1), heicMP: *heicMP, heicTimeout: *heicTimeout}
+	for _, f := range strings.Split(*budgets, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 16 {
+			fmt.Fprintf(os.Stderr, "soak: -memory-budgets: bad value %q (MiB, at least 16)\n", f)
+			os.Exit(2)
+		}
+		mo.budgets = append(mo.budgets, n)
+	}
+	var soakPart, memPart string
+	var errs []error
+	switch *phase {
+	case "all", "soak", "memory":
+	default:
+		fmt.Fprintf(os.Stderr, "soak: -phase %q: want all, soak or memory\n", *phase)
+		os.Exit(2)
+	}
+	if *phase != "memory" {
+		r, err := run(*bin, *dur, *conc)
+		soakPart = r
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if *phase == "memory" || (*phase == "all" && *memory) {
+		r, err := runMemory(mo)
+		memPart = r
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if memPart != "" {
+		fmt.Print("\n" + memPart)
+	}
+	if *out != "" && (soakPart != "" || memPart != "") {
+		if err := writeReport(*out, soakPart, memPart); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, err := range errs {
 		fmt.Fprintln(os.Stderr, "soak:", err)
+	}
+	if len(errs) > 0 {
 		os.Exit(1)
 	}
+}
+
+const memHeading = "## Decode memory"
+
+// writeReport replaces the parts of the report this run produced and keeps
+// the others: the soak part is everything before the decode memory
+// section, which runs to the end of the file.
+func writeReport(file, soakPart, memPart string) error {
+	old, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	oldSoak, oldMem := string(old), ""
+	if i := strings.Index(oldSoak, "\n"+memHeading); i >= 0 {
+		oldSoak, oldMem = oldSoak[:i+1], oldSoak[i+1:]
+	}
+	if soakPart == "" {
+		soakPart = oldSoak
+	}
+	if memPart == "" {
+		memPart = oldMem
+	}
+	s := strings.TrimRight(soakPart, "\n") + "\n"
+	if memPart != "" {
+		s += "\n" + strings.TrimRight(memPart, "\n") + "\n"
+	}
+	return os.WriteFile(file, []byte(s), 0o644)
 }
 
 // bombPNG is a valid 73-byte PNG whose header declares 50000x50000 pixels.
@@ -82,10 +156,10 @@ type stats struct {
 	bad5xx   []string
 }
 
-func run(bin string, dur time.Duration, conc int, outFile string) error {
+func run(bin string, dur time.Duration, conc int) (string, error) {
 	dir, err := os.MkdirTemp("", "thumbd-soak")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.RemoveAll(dir)
 	orig := filepath.Join(dir, "photos")
@@ -96,7 +170,7 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 		if storage.IsImageName(e.Name()) {
 			b, err := os.ReadFile(filepath.Join("testdata/photos", e.Name()))
 			if err != nil {
-				return err
+				return "", err
 			}
 			os.WriteFile(filepath.Join(orig, e.Name()), b, 0o444)
 			photos = append(photos, e.Name())
@@ -111,7 +185,7 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 	for _, n := range append(photos, "corrupt.jpg", "bomb.png", "notes.jpg") {
 		h, err := storage.HashPath(orig, n)
 		if err != nil {
-			return err
+			return "", err
 		}
 		hashes[n] = h
 	}
@@ -124,7 +198,7 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 	var serverLog bytes.Buffer
 	cmd.Stderr = &serverLog
 	if err := cmd.Start(); err != nil {
-		return err
+		return "", err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	base := "http://" + addr
@@ -135,7 +209,7 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 			break
 		}
 		if i > 200 {
-			return fmt.Errorf("thumbd not ready:\n%s", serverLog.String())
+			return "", fmt.Errorf("thumbd not ready:\n%s", serverLog.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -324,18 +398,13 @@ func run(bin string, dur time.Duration, conc int, outFile string) error {
 		fmt.Fprintf(&b, "\nUnexpected 5xx: %v\n", st.bad5xx[:min(10, len(st.bad5xx))])
 	}
 	fmt.Print(b.String())
-	if outFile != "" {
-		if err := os.WriteFile(outFile, []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-	}
 	if len(st.bad5xx) > 0 {
-		return fmt.Errorf("%d unexpected 5xx", len(st.bad5xx))
+		return b.String(), fmt.Errorf("%d unexpected 5xx", len(st.bad5xx))
 	}
 	if g1 > g0+5 {
-		return fmt.Errorf("goroutines grew from %d to %d", g0, g1)
+		return b.String(), fmt.Errorf("goroutines grew from %d to %d", g0, g1)
 	}
-	return nil
+	return b.String(), nil
 }
 
 func numCPU() int {
