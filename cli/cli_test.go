@@ -319,3 +319,24 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("sign --help: exit %d; want 0", r.code)
 	}
 }
+
+// links takes absolute paths inside the originals, as sign does, and says
+// so on stderr when a selection matches nothing.
+func TestLinksAbsolutePathsAndEmptySelection(t *testing.T) {
+	cleanEnv(t)
+	abs, err := filepath.Abs(filepath.Join(photos, "cops.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "links", "--dev", "--originals", photos, "--size", "tile_224", abs)
+	if r.code != 0 || !strings.Contains(r.stdout, fileHash(t, "cops.jpg")) {
+		t.Fatalf("links %s: exit %d\n%s\n%s", abs, r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "links", "--dev", "--originals", photos, "--size", "tile_224", "no-such-folder")
+	if !strings.Contains(r.stderr, "nothing") || !strings.Contains(r.stderr, "no-such-folder") {
+		t.Errorf("empty selection: exit %d, stderr %q; want a message naming it", r.code, r.stderr)
+	}
+	if r := run(t, "links", "--dev", "--originals", photos, "/etc/passwd"); r.code == 0 {
+		t.Errorf("a path outside the originals: exit 0")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -49,9 +50,14 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 	if _, err := ix.Scan(ctx, cfg.IndexWorkers); err != nil {
 		return fmt.Errorf("links: %w", err)
 	}
+	// Selections may be absolute paths inside the originals, as sign takes.
+	filters, err := relativeFilters(ix.Dir(), fs.Args())
+	if err != nil {
+		return fmt.Errorf("links: %w", err)
+	}
 	var entries []links.Entry
 	for _, o := range ix.All() {
-		if !selected(o.Path, fs.Args()) {
+		if !selected(o.Path, filters) {
 			continue
 		}
 		p := links.Photo{Path: o.Path, Hash: o.Hash}
@@ -66,10 +72,39 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		}
 		entries = append(entries, links.Entry{Photo: p, Links: ls})
 	}
+	if len(entries) == 0 && len(filters) > 0 {
+		fmt.Fprintf(env.Stderr, "links: nothing in %s matches %s\n", ix.Dir(), strings.Join(fs.Args(), " "))
+	}
 	if format == "csv" {
 		return links.WriteCSV(env.Stdout, *lf.sizes, entries)
 	}
 	return links.WriteJSON(env.Stdout, entries)
+}
+
+// relativeFilters turns absolute selections inside dir into relative
+// ones (symlinks resolved on both sides); one outside dir is an error.
+func relativeFilters(dir string, args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		root = dir
+	}
+	for _, a := range args {
+		if !filepath.IsAbs(a) {
+			out = append(out, a)
+			continue
+		}
+		p := a
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			p = r
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("%s is not inside the originals folder %s", a, dir)
+		}
+		out = append(out, filepath.ToSlash(rel))
+	}
+	return out, nil
 }
 
 // selected: no filters selects all; a filter is a folder (prefix) or a
