@@ -390,7 +390,7 @@ func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Log
 		IdleTimeout:    cfg.IdleTimeout,
 		MaxConnections: maxConnections(cfg.MaxConnections, log),
 		Poster:         video.Limits{MemoryBytes: int64(cfg.FFmpegMemoryMB) << 20},
-		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB)) << 20,
+		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB, cfg.MaxDecodeMB)) << 20,
 		Budget:         decode,
 	}, log)
 	srv.SetRevocations(revoked)

@@ -398,9 +398,6 @@ func (c *Config) Validate() error {
 	if c.FFmpegMemoryMB < 320 {
 		return bad("ffmpeg_memory_mb", "%d; want at least 320 (ffmpeg alone maps about 270 MiB)", c.FFmpegMemoryMB)
 	}
-	if FFmpegReserveMB(c.FFmpegMemoryMB) > c.MaxDecodeMB {
-		return bad("ffmpeg_memory_mb", "%d needs %d MiB of max_decode_mb (%d); raise max_decode_mb or lower this", c.FFmpegMemoryMB, FFmpegReserveMB(c.FFmpegMemoryMB), c.MaxDecodeMB)
-	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
@@ -429,7 +426,9 @@ func (c *Config) Validate() error {
 // FFmpegReserveMB is what one ffmpeg run reserves from the decode budget:
 // two thirds of its address-space limit, about its measured peak resident
 // memory (address space includes libraries and unused mappings).
-func FFmpegReserveMB(limitMB int) int { return limitMB * 2 / 3 }
+// It never exceeds the whole budget (a small budget then runs one poster at
+// a time, with nothing else decoding).
+func FFmpegReserveMB(limitMB, budgetMB int) int { return min(limitMB*2/3, budgetMB) }
 
 // within reports whether dir is root or below it, after resolving
 // symlinks in both: a cache folder that is a symlink into the library is
