@@ -25,15 +25,7 @@ func TestAcquireReleaseAndRefuse(t *testing.T) {
 		}
 		got <- r
 	}()
-	for {
-		b.mu.Lock()
-		n := len(b.waiters)
-		b.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling a condition, not a fixed wait
-	}
+	waitForWaiters(b, 1)
 	select {
 	case <-got:
 		t.Fatal("second job ran over budget")
@@ -73,15 +65,7 @@ func TestWaiterLeavesOnDeadline(t *testing.T) {
 		}
 		close(bigDone)
 	}()
-	for {
-		b.mu.Lock()
-		n := len(b.waiters)
-		b.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitForWaiters(b, 1)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel2()
 	if _, err := b.Acquire(ctx2, 1); err == nil {
@@ -89,4 +73,18 @@ func TestWaiterLeavesOnDeadline(t *testing.T) {
 	}
 	small()
 	<-bigDone
+}
+
+// waitForWaiters polls until n acquirers are queued (a condition, not a
+// fixed wait).
+func waitForWaiters(b *Budget, n int) {
+	for {
+		b.mu.Lock()
+		got := len(b.waiters)
+		b.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

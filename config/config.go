@@ -346,11 +346,14 @@ func (c *Config) Validate() error {
 	if c.QueueLength < 0 {
 		return bad("queue_length", "%d is negative", c.QueueLength)
 	}
-	if c.RequestTimeout <= 0 {
-		return bad("request_timeout", "%v; want a positive duration such as 30s", c.RequestTimeout)
-	}
-	if c.ShutdownTimeout <= 0 {
-		return bad("shutdown_timeout", "%v; want a positive duration such as 20s", c.ShutdownTimeout)
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"request_timeout", c.RequestTimeout}, {"shutdown_timeout", c.ShutdownTimeout},
+		{"read_timeout", c.ReadTimeout}, {"write_timeout", c.WriteTimeout}, {"idle_timeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			return bad(d.key, "%v; want a positive duration such as 30s", d.v)
+		}
 	}
 	if c.CacheMB < 0 {
 		return bad("cache_mb", "%d is negative (0 turns the memory cache off)", c.CacheMB)
@@ -397,14 +400,6 @@ func (c *Config) Validate() error {
 	}
 	if c.FFmpegMemoryMB < 320 {
 		return bad("ffmpeg_memory_mb", "%d; want at least 320 (ffmpeg alone maps about 270 MiB)", c.FFmpegMemoryMB)
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"read_timeout", c.ReadTimeout}, {"write_timeout", c.WriteTimeout}, {"idle_timeout", c.IdleTimeout}} {
-		if d.v <= 0 {
-			return bad(d.key, "%v; want a positive duration such as 30s", d.v)
-		}
 	}
 	if c.MaxConnections < 0 {
 		return bad("max_connections", "%d is negative (0 derives it from the open-file limit)", c.MaxConnections)

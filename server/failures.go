@@ -72,12 +72,11 @@ func (f *failures) record(o storage.Original, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) >= maxFailures {
+		// Full: drop what has expired, then (a flood of distinct bad
+		// files) whatever map order gives until half is free.
 		now := f.now()
 		for k, e := range f.m {
-			if len(f.m) < maxFailures/2 {
-				break
-			}
-			if e.until.Before(now.Add(f.ttl/2)) || len(f.m) >= maxFailures {
+			if !e.until.After(now) || len(f.m) > maxFailures/2 {
 				delete(f.m, k)
 			}
 		}
@@ -99,10 +98,11 @@ func fileFault(err error) bool {
 	return false
 }
 
-// slowJob turns a deadline that expired while the job was running (not
-// while it waited for a worker or for memory) into errTooSlow.
-func slowJob(ctx context.Context, err error, started bool) error {
-	if started && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+// slowJob turns a deadline that stopped libvips or ffmpeg at work (not one
+// that expired while the job waited for a worker or for memory) into
+// errTooSlow.
+func slowJob(ctx context.Context, err error) error {
+	if errors.Is(err, transform.ErrStopped) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return errors.Join(errTooSlow, err)
 	}
 	return err

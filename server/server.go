@@ -84,6 +84,7 @@ type Server struct {
 	Started  atomic.Int64 // libvips jobs started; tests read it
 	waiting  atomic.Int64 // requests waiting on a render (collapsed or not)
 	failures *failures
+	scrubs   scrubCache
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
@@ -459,28 +460,31 @@ func safeSegment(seg string) bool {
 // escapes or query. Anything else is served (or refused) uncacheable, so a
 // cache that normalises paths can never store it under the real URL.
 func canonical(c echo.Context) bool {
-	r := c.Request()
-	switch c.Path() {
-	case "/t/:hash/:token/:size", "/v/:hash/:token/:format":
-		if c.Param("hash") == "" {
-			break // a 405: the route's parameters were never bound
-		}
-		fallthrough
-	default:
-		return cleanPath(r.RequestURI) && matchesRoute(c)
+	uri := c.Request().RequestURI
+	if !cleanPath(uri) {
+		return false
 	}
-	return cleanPath(r.RequestURI)
+	// An empty hash is a 405: the route's parameters were never bound.
+	switch hash := c.Param("hash"); c.Path() {
+	case "/t/:hash/:token/:size":
+		return hash == "" || spells(uri, "/t/", hash, c.Param("token"), c.Param("size"))
+	case "/v/:hash/:token/:format":
+		return hash == "" || spells(uri, "/v/", hash, c.Param("token"), c.Param("format"))
+	}
+	return true
 }
 
-// matchesRoute: the request line is exactly what the route's parameters
-// spell (routes without parameters need only a clean path).
-func matchesRoute(c echo.Context) bool {
-	r := c.Request()
-	switch c.Path() {
-	case "/t/:hash/:token/:size":
-		return r.RequestURI == thumburl.Path(c.Param("hash"), c.Param("token"), c.Param("size"))
-	case "/v/:hash/:token/:format":
-		return r.RequestURI == thumburl.VideoPath(c.Param("hash"), c.Param("token"), c.Param("format"))
+// spells reports uri == prefix+a+"/"+b+"/"+c without building the string
+// (this runs on every request, cache hits included).
+func spells(uri, prefix, a, b, c string) bool {
+	if len(uri) != len(prefix)+len(a)+len(b)+len(c)+2 {
+		return false
+	}
+	for _, part := range []string{prefix, a, "/", b, "/", c} {
+		if !strings.HasPrefix(uri, part) {
+			return false
+		}
+		uri = uri[len(part):]
 	}
 	return true
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/transform"
@@ -110,7 +112,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		if src == nil {
 			source = SourceOriginal
 			if src, err = s.source(jctx, orig); err != nil {
-				err = slowJob(jctx, err, errors.Is(err, transform.ErrStopped))
+				err = slowJob(jctx, err)
 				s.failures.record(orig, err)
 				return nil, err
 			}
@@ -122,7 +124,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		if err != nil {
 			// A deadline that expired while libvips ran means the file is
 			// too slow to render; remembered, so retries are cheap.
-			err = slowJob(jctx, err, errors.Is(err, transform.ErrStopped))
+			err = slowJob(jctx, err)
 			s.failures.record(orig, err)
 			return nil, err
 		}
@@ -138,30 +140,29 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 	})
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
+	var r singleflight.Result
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, "", r.Err
-		}
-		res := r.Val.(result)
-		if r.Shared {
-			return res.img, outcomeShared, nil
-		}
-		return res.img, res.outcome, nil
+	case r = <-ch:
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// The job shares the deadline and libvips is being stopped;
-			// wait briefly for its verdict (too slow, or still queued).
-			select {
-			case r := <-ch:
-				if r.Err != nil {
-					return nil, "", r.Err
-				}
-			case <-time.After(stopGrace):
-			}
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, "", ctx.Err() // the client left
 		}
-		return nil, "", ctx.Err()
+		// The job shares the deadline and libvips is being stopped; wait
+		// briefly for its verdict (too slow, or still queued).
+		select {
+		case r = <-ch:
+		case <-time.After(stopGrace):
+			return nil, "", ctx.Err()
+		}
 	}
+	if r.Err != nil {
+		return nil, "", r.Err
+	}
+	res := r.Val.(result)
+	if r.Shared {
+		return res.img, outcomeShared, nil
+	}
+	return res.img, res.outcome, nil
 }
 
 // stopGrace bounds how long a request past its deadline waits for its

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -87,7 +89,7 @@ func (s *Server) video(c echo.Context) error {
 	// Served through an overlay that blanks metadata boxes (GPS, make,
 	// model, serials, XMP) in place: same length, same offsets, so Range
 	// requests stay valid, and the file on disk is never touched.
-	patches, err := video.Scrub(f, fi.Size())
+	patches, err := s.scrubs.patches(hash, f, fi.Size())
 	if err != nil {
 		return err
 	}
@@ -180,4 +182,36 @@ func (s *Server) source(ctx context.Context, orig storage.Original) ([]byte, err
 		return nil, fmt.Errorf("%w: ffmpeg: %w", transform.ErrStopped, ctx.Err())
 	}
 	return b, err
+}
+
+// scrubCache keeps each video's metadata patches: the hash names the
+// bytes (Open re-hashes a file that changed), and a player sends many
+// Range requests for one file, each of which would walk its boxes again.
+type scrubCache struct {
+	mu sync.Mutex
+	m  map[string]video.Patches
+}
+
+// maxScrubs bounds the cache; when full it starts again (patches are a
+// few dozen bytes of offsets per video, and can always be recomputed).
+const maxScrubs = 1024
+
+func (sc *scrubCache) patches(hash string, f *os.File, size int64) (video.Patches, error) {
+	sc.mu.Lock()
+	p, ok := sc.m[hash]
+	sc.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := video.Scrub(f, size)
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	if sc.m == nil || len(sc.m) >= maxScrubs {
+		sc.m = map[string]video.Patches{}
+	}
+	sc.m[hash] = p
+	sc.mu.Unlock()
+	return p, nil
 }

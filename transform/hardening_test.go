@@ -3,9 +3,7 @@ package transform_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,26 +139,5 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // interlacedRGBA16 is the header of a 16-bit RGBA Adam7 PNG (whole frame
 // decoded: 8 bytes a pixel) with a token IDAT.
 func interlacedRGBA16(w, h uint32) []byte {
-	var buf bytes.Buffer
-	buf.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		buf.Write(n[:])
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		buf.WriteString(typ)
-		buf.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc.Sum32())
-		buf.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9], ihdr[12] = 16, 6, 1
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return buf.Bytes()
+	return pngFile(w, h, 16, 6, 1, []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01})
 }

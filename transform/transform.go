@@ -251,14 +251,9 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 	if err != nil {
 		return nil, err
 	}
-	typ := vips.DetermineImageType(src)
-	switch typ {
-	case vips.ImageTypeJPEG, vips.ImageTypePNG, vips.ImageTypeWEBP, vips.ImageTypeGIF,
-		vips.ImageTypeTIFF, vips.ImageTypeHEIF, vips.ImageTypeAVIF:
-	default:
-		// SVG, PDF and friends can carry scripts or fetch URLs; not served.
-		return nil, fmt.Errorf("%w: format %s", ErrUnsupported, vips.ImageTypes[typ])
-	}
+	// imagehdr knows only the formats served (SVG, PDF and friends can
+	// carry scripts or fetch URLs: refused above as unknown).
+	typ := vipsType[hdr.Format]
 	if !vips.IsTypeSupported(typ) {
 		return nil, fmt.Errorf("%w: no %s loader in this libvips", ErrUnsupported, vips.ImageTypes[typ])
 	}
@@ -279,7 +274,15 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Forma
 	return img, err
 }
 
-// header reads and checks the container (no libvips).
+// vipsType maps the container imagehdr found to libvips' loader.
+var vipsType = map[imagehdr.Format]vips.ImageType{
+	imagehdr.JPEG: vips.ImageTypeJPEG, imagehdr.PNG: vips.ImageTypePNG, imagehdr.GIF: vips.ImageTypeGIF,
+	imagehdr.WebP: vips.ImageTypeWEBP, imagehdr.TIFF: vips.ImageTypeTIFF, imagehdr.HEIF: vips.ImageTypeHEIF,
+	imagehdr.AVIF: vips.ImageTypeAVIF,
+}
+
+// header reads and checks the container (no libvips): format, frames and
+// megapixels are refused here, before any loader runs.
 func (t *Transformer) header(src []byte) (imagehdr.Header, error) {
 	maxFrames := orDefault(t.opts.MaxFrames, DefaultMaxFrames)
 	hdr, err := imagehdr.Parse(src, maxFrames)
@@ -351,9 +354,6 @@ func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Imag
 	defer hdr.Close()
 	k.watch(hdr)
 	w, h := hdr.Width(), hdr.Height()
-	if max := t.opts.MaxMegapixels; max > 0 && int64(w)*int64(h) > int64(max)*1_000_000 {
-		return nil, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, w, h, max)
-	}
 	switch typ {
 	case vips.ImageTypeJPEG:
 		// The bytes are passed through, not re-encoded, so decode them
@@ -451,14 +451,7 @@ func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s Siz
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
-	w, h, pages := hdr.Width(), hdr.Height(), hdr.Pages()
-	if pages < 1 {
-		pages = 1
-	}
-	if max := t.opts.MaxMegapixels; max > 0 && int64(w)*int64(h) > int64(max)*1_000_000 {
-		hdr.Close()
-		return nil, fmt.Errorf("%w: %dx%d exceeds %d megapixels", ErrTooLarge, w, h, max)
-	}
+	w, h := hdr.Width(), hdr.Height()
 
 	orientation := hdr.Orientation()
 	if s.Mode == Screen {

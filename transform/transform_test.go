@@ -539,6 +539,15 @@ func TestMaxMegapixels(t *testing.T) {
 // pixels; its IDAT holds only a few zlib-compressed rows.
 func pngBomb(t testing.TB, w, h uint32) []byte {
 	t.Helper()
+	// A zlib stream of zero bytes (filter 0, black pixels), cut short:
+	// stored block header for 64 KiB but fewer bytes present.
+	idat := []byte{0x78, 0x01, 0x00, 0xff, 0xff, 0x00, 0x00}
+	idat = append(idat, make([]byte, 4096)...)
+	return pngFile(w, h, 8, 0, 0, idat) // 8-bit greyscale
+}
+
+// pngFile assembles a PNG from its IHDR fields and one IDAT.
+func pngFile(w, h uint32, depth, colourType, interlace byte, idat []byte) []byte {
 	var buf bytes.Buffer
 	buf.WriteString("\x89PNG\r\n\x1a\n")
 	chunk := func(typ string, data []byte) {
@@ -556,12 +565,8 @@ func pngBomb(t testing.TB, w, h uint32) []byte {
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 0 // 8-bit greyscale
+	ihdr[8], ihdr[9], ihdr[12] = depth, colourType, interlace
 	chunk("IHDR", ihdr)
-	// A zlib stream of zero bytes (filter 0, black pixels), cut short:
-	// stored block header for 64 KiB but fewer bytes present.
-	idat := []byte{0x78, 0x01, 0x00, 0xff, 0xff, 0x00, 0x00}
-	idat = append(idat, make([]byte, 4096)...)
 	chunk("IDAT", idat)
 	chunk("IEND", nil)
 	return buf.Bytes()
