@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/thumbd/thumbd/cli"
+	"github.com/thumbd/thumbd/transform"
 )
 
 // defaultConfig is config.yaml, compiled in: the documented defaults.
@@ -15,5 +16,7 @@ import (
 var defaultConfig []byte
 
 func main() {
+	// Before anything starts libvips' threads (see LimitArenas).
+	transform.LimitArenas()
 	os.Exit(cli.Run(context.Background(), cli.Env{Defaults: defaultConfig, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:]))
 }

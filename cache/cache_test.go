@@ -15,15 +15,15 @@ func TestMemoryLRUStaysInBudget(t *testing.T) {
 	m := NewMemory(64 << 10)
 	body := bytes.Repeat([]byte{1}, 4<<10)
 	for i := 0; i < 100; i++ {
-		m.Put(fmt.Sprint("k", i), Entry{Body: body})
+		m.put(fmt.Sprint("k", i), Entry{Body: body})
 		if st := m.Stats(); st.Bytes > 64<<10 {
 			t.Fatalf("after %d puts: %d bytes > budget", i+1, st.Bytes)
 		}
 	}
-	if _, ok := m.Get("k0"); ok {
+	if _, ok := m.get("k0"); ok {
 		t.Error("oldest entry survived eviction")
 	}
-	if _, ok := m.Get("k99"); !ok {
+	if _, ok := m.get("k99"); !ok {
 		t.Error("newest entry evicted")
 	}
 	st := m.Stats()
@@ -35,10 +35,10 @@ func TestMemoryLRUStaysInBudget(t *testing.T) {
 func TestMemoryRecencyProtectsHotEntries(t *testing.T) {
 	m := NewMemory(40 << 10)
 	body := bytes.Repeat([]byte{1}, 4<<10)
-	m.Put("hot", Entry{Body: body})
+	m.put("hot", Entry{Body: body})
 	for i := 0; i < 50; i++ {
-		m.Put(fmt.Sprint("k", i), Entry{Body: body})
-		if _, ok := m.Get("hot"); !ok {
+		m.put(fmt.Sprint("k", i), Entry{Body: body})
+		if _, ok := m.get("hot"); !ok {
 			t.Fatalf("hot entry evicted after %d puts", i)
 		}
 	}
@@ -46,27 +46,27 @@ func TestMemoryRecencyProtectsHotEntries(t *testing.T) {
 
 func TestMemoryRefusesGiantsAndDisabled(t *testing.T) {
 	m := NewMemory(80 << 10)
-	m.Put("big", Entry{Body: make([]byte, 20<<10)}) // > budget/8
-	if _, ok := m.Get("big"); ok {
+	m.put("big", Entry{Body: make([]byte, 20<<10)}) // > budget/8
+	if _, ok := m.get("big"); ok {
 		t.Error("entry over budget/8 kept")
 	}
 	off := NewMemory(0)
-	off.Put("x", Entry{Body: []byte("x")})
-	if _, ok := off.Get("x"); ok {
+	off.put("x", Entry{Body: []byte("x")})
+	if _, ok := off.get("x"); ok {
 		t.Error("disabled cache stored an entry")
 	}
 }
 
 func TestMemoryDeletePrefix(t *testing.T) {
 	m := NewMemory(1 << 20)
-	m.Put("aaa_tile_500.jpg", Entry{Body: []byte("1")})
-	m.Put("aaa_fit_720.jpg", Entry{Body: []byte("2")})
-	m.Put("bbb_tile_500.jpg", Entry{Body: []byte("3")})
-	m.Delete("aaa_")
-	if _, ok := m.Peek("aaa_fit_720.jpg"); ok {
+	m.put("aaa_tile_500.jpg", Entry{Body: []byte("1")})
+	m.put("aaa_fit_720.jpg", Entry{Body: []byte("2")})
+	m.put("bbb_tile_500.jpg", Entry{Body: []byte("3")})
+	m.deletePrefix("aaa_")
+	if _, ok := m.peek("aaa_fit_720.jpg"); ok {
 		t.Error("prefix not deleted")
 	}
-	if _, ok := m.Peek("bbb_tile_500.jpg"); !ok {
+	if _, ok := m.peek("bbb_tile_500.jpg"); !ok {
 		t.Error("other photo deleted")
 	}
 }
@@ -115,15 +115,15 @@ func TestComplete(t *testing.T) {
 
 func TestDiskRoundTripLayoutAndAtomicity(t *testing.T) {
 	dir := t.TempDir()
-	d := OpenDisk(dir, 10<<20, quiet)
+	d := OpenDisk(dir, 10<<20, "", quiet)
 	key := "2cad9168fa6005bfd1b1b4d7b0ff8bb0d3ffa6b6_tile_500.jpg"
 	jpg := realJPEG(t)
-	d.Put(key, jpg)
+	d.put(key, jpg)
 	want := filepath.Join(dir, "2c", "ad", key)
 	if b, err := os.ReadFile(want); err != nil || !bytes.Equal(b, jpg) {
 		t.Fatalf("file at %s: err %v", want, err)
 	}
-	got, ok := d.Get(key)
+	got, ok := d.get(key)
 	if !ok || !bytes.Equal(got, jpg) {
 		t.Fatal("Get after Put missed")
 	}
@@ -135,7 +135,7 @@ func TestDiskRoundTripLayoutAndAtomicity(t *testing.T) {
 
 func TestDiskDetectsTruncatedEntry(t *testing.T) {
 	dir := t.TempDir()
-	d := OpenDisk(dir, 10<<20, quiet)
+	d := OpenDisk(dir, 10<<20, "", quiet)
 	key := "aabbccdd00000000000000000000000000000000_tile_500.jpg"
 	jpg := realJPEG(t)
 	p := filepath.Join(dir, "aa", "bb", key)
@@ -143,7 +143,7 @@ func TestDiskDetectsTruncatedEntry(t *testing.T) {
 	if err := os.WriteFile(p, jpg[:len(jpg)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.Get(key); ok {
+	if _, ok := d.get(key); ok {
 		t.Fatal("truncated entry served")
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
@@ -159,7 +159,7 @@ func TestDiskCrashLeftoversRemovedAtStart(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "aa", "bb"), 0o755)
 	tmp := filepath.Join(dir, "aa", "bb", ".tmp-123")
 	os.WriteFile(tmp, []byte("half"), 0o644)
-	OpenDisk(dir, 1<<20, quiet)
+	OpenDisk(dir, 1<<20, "", quiet)
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Error("crash leftover kept")
 	}
@@ -167,10 +167,10 @@ func TestDiskCrashLeftoversRemovedAtStart(t *testing.T) {
 
 func TestDiskEvictsToBudget(t *testing.T) {
 	dir := t.TempDir()
-	d := OpenDisk(dir, 400<<10, quiet)
+	d := OpenDisk(dir, 400<<10, "", quiet)
 	jpg := realJPEG(t) // 42 KB
 	for i := 0; i < 30; i++ {
-		d.Put(fmt.Sprintf("%040d_tile_%d.jpg", i, i), jpg)
+		d.put(fmt.Sprintf("%040d_tile_%d.jpg", i, i), jpg)
 	}
 	d.evicting.Lock() // wait for a background eviction to finish
 	d.evict()
@@ -195,21 +195,21 @@ func TestDiskReadOnlyOrMissingDegrades(t *testing.T) {
 	// which fails for everyone.
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	os.WriteFile(file, []byte("x"), 0o644)
-	d := OpenDisk(filepath.Join(file, "cache"), 1<<20, quiet)
+	d := OpenDisk(filepath.Join(file, "cache"), 1<<20, "", quiet)
 	if !d.Degraded() {
 		t.Fatal("cache under a file should start degraded")
 	}
-	d.Put("aabb_tile_500.jpg", realJPEG(t)) // must not panic or error
-	if _, ok := d.Get("aabb_tile_500.jpg"); ok {
+	d.put("aabb_tile_500.jpg", realJPEG(t)) // must not panic or error
+	if _, ok := d.get("aabb_tile_500.jpg"); ok {
 		t.Error("degraded cache served an entry")
 	}
 
 	// A folder that vanishes at run time degrades on the next write.
 	dir := filepath.Join(t.TempDir(), "c")
-	d2 := OpenDisk(dir, 1<<20, quiet)
+	d2 := OpenDisk(dir, 1<<20, "", quiet)
 	os.RemoveAll(dir)
 	os.WriteFile(dir, []byte("now a file"), 0o644)
-	d2.Put("aabbccdd_tile_500.jpg", realJPEG(t))
+	d2.put("aabbccdd_tile_500.jpg", realJPEG(t))
 	if !d2.Degraded() || d2.Stats().WriteErrors != 1 {
 		t.Errorf("stats after failed write: %+v", d2.Stats())
 	}
@@ -230,7 +230,7 @@ func TestPhotoPrismTierStripsMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pp.Close()
-	b, ok := pp.Get(hash, 500, 500, "center", "jpg")
+	b, ok := pp.get(hash, 500, 500, "center", "jpg")
 	if !ok {
 		t.Fatal("PhotoPrism thumbnail not found")
 	}
@@ -241,7 +241,7 @@ func TestPhotoPrismTierStripsMetadata(t *testing.T) {
 			t.Errorf("%q left in PhotoPrism thumbnail", s)
 		}
 	}
-	if _, ok := pp.Get(hash, 224, 224, "left", "jpg"); ok {
+	if _, ok := pp.get(hash, 224, 224, "left", "jpg"); ok {
 		t.Error("found a thumbnail that does not exist")
 	}
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o444 {
@@ -254,8 +254,8 @@ func TestPhotoPrismTierStripsMetadata(t *testing.T) {
 func TestMemoryCountsHeldNotLength(t *testing.T) {
 	m := NewMemory(1 << 20)
 	big := make([]byte, 64<<20)
-	m.Put("k", Entry{Body: big[:1000]})
-	e, ok := m.Get("k")
+	m.put("k", Entry{Body: big[:1000]})
+	e, ok := m.get("k")
 	if !ok {
 		t.Fatal("entry not kept")
 	}
@@ -267,8 +267,8 @@ func TestMemoryCountsHeldNotLength(t *testing.T) {
 	}
 	// A tight slice is kept as it is (no copy on the hot path).
 	tight := make([]byte, 500)
-	m.Put("t", Entry{Body: tight})
-	if e, _ := m.Get("t"); &e.Body[0] != &tight[0] {
+	m.put("t", Entry{Body: tight})
+	if e, _ := m.get("t"); &e.Body[0] != &tight[0] {
 		t.Fatal("tight body was copied")
 	}
 }

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/thumbd/thumbd/variant"
 )
 
 // Disk is an optional cache folder laid out by hash prefix
@@ -20,6 +24,7 @@ import (
 type Disk struct {
 	dir    string
 	budget int64
+	fp     string // short settings fingerprint, part of every file name
 	log    *slog.Logger
 
 	used      atomic.Int64
@@ -29,20 +34,16 @@ type Disk struct {
 	hits, misses, writes, writeErrors, evictions, corrupt atomic.Uint64
 }
 
-// DiskStats are the disk tier's counters.
-type DiskStats struct {
-	Hits, Misses, Writes, WriteErrors, Evictions, Corrupt uint64
-	Bytes                                                 int64
-	Degraded                                              bool
-}
-
 // degradeFor is how long a failing disk tier is left alone before retrying.
 const degradeFor = time.Minute
 
 // OpenDisk prepares the cache folder and measures what it already holds. A
 // folder that cannot be created is not an error: the tier starts degraded.
-func OpenDisk(dir string, budget int64, log *slog.Logger) *Disk {
-	d := &Disk{dir: dir, budget: budget, log: log}
+// settings identifies the transform settings: files made with others are
+// never served (they keep their names and age out by the budget).
+func OpenDisk(dir string, budget int64, settings string, log *slog.Logger) *Disk {
+	fp := sha256.Sum256([]byte(settings))
+	d := &Disk{dir: dir, budget: budget, fp: hex.EncodeToString(fp[:4]), log: log}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		d.degrade("create cache folder", err)
 		return d
@@ -81,10 +82,51 @@ func (d *Disk) path(key string) string {
 	return filepath.Join(d.dir, key[0:2], key[2:4], key)
 }
 
-// Get reads a cached body. A file that is not a complete image of its type
+// Name is the tier's label in logs and metrics.
+func (d *Disk) Name() string { return "disk" }
+
+// diskName names a variant on disk: <hash>_<size>_<settings>.<ext>. The
+// settings fingerprint is part of it, so a quality or pipeline change never
+// serves old bytes under a new ETag.
+func (d *Disk) diskName(k Key) string {
+	return k.Hash + "_" + k.Size.Name + "_" + d.fp + "." + k.Format.Ext()
+}
+
+// Get returns the variant if its file is there and complete.
+func (d *Disk) Get(k Key) (Entry, bool) {
+	if k.Size.Mode == variant.Original {
+		return Entry{}, false
+	}
+	b, ok := d.get(d.diskName(k))
+	if !ok {
+		return Entry{}, false
+	}
+	return Entry{Body: b, Format: k.Format}, true
+}
+
+// Put writes renders from the original in the format asked for. Originals
+// (format known only from the file) and derived or PhotoPrism bytes are not
+// kept: a file records no source, and the ETag must match the bytes.
+func (d *Disk) Put(k Key, e Entry) {
+	if k.Size.Mode == variant.Original || e.Source != "" || e.Format != k.Format {
+		return
+	}
+	d.put(d.diskName(k), e.Body)
+}
+
+// Delete removes a photo's files: every size, or one size.
+func (d *Disk) Delete(hash, size string) {
+	if size == "" {
+		d.deletePrefix(hash + "_")
+		return
+	}
+	d.deletePrefix(hash + "_" + size + "_")
+}
+
+// get reads a cached body. A file that is not a complete image of its type
 // (truncated, planted, half-written by something else) is removed and
 // reported as a miss, so it is regenerated rather than served.
-func (d *Disk) Get(key string) ([]byte, bool) {
+func (d *Disk) get(key string) ([]byte, bool) {
 	p := d.path(key)
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -107,8 +149,8 @@ func (d *Disk) Get(key string) ([]byte, bool) {
 	return b, true
 }
 
-// Put writes body under key atomically; errors only degrade the tier.
-func (d *Disk) Put(key string, body []byte) {
+// put writes body under key atomically; errors only degrade the tier.
+func (d *Disk) put(key string, body []byte) {
 	if d.Degraded() || int64(len(body)) > d.budget/8 {
 		return
 	}
@@ -182,18 +224,18 @@ func (d *Disk) evict() {
 }
 
 // Stats reports the disk tier's counters.
-func (d *Disk) Stats() DiskStats {
-	return DiskStats{
+func (d *Disk) Stats() Stats {
+	return Stats{
 		Hits: d.hits.Load(), Misses: d.misses.Load(), Writes: d.writes.Load(),
 		WriteErrors: d.writeErrors.Load(), Evictions: d.evictions.Load(), Corrupt: d.corrupt.Load(),
-		Bytes: d.used.Load(), Degraded: d.Degraded(),
+		Bytes: d.used.Load(), Degraded: d.Degraded(), Items: -1, OnDisk: true,
 	}
 }
 
-// Delete removes every cached file whose key starts with prefix (a revoked
-// photo's variants), so nothing of it stays on disk. Keys start with the
-// photo's hash, so only its own folder is listed.
-func (d *Disk) Delete(prefix string) int {
+// deletePrefix removes every cached file whose name starts with prefix (a
+// revoked photo's variants), so nothing of it stays on disk. Names start
+// with the photo's hash, so only its own folder is listed.
+func (d *Disk) deletePrefix(prefix string) int {
 	dir := filepath.Dir(d.path(prefix))
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -1,6 +1,3 @@
-// Package cache keeps encoded variants so a repeated miss from the CDN costs
-// a map lookup instead of a libvips job: an in-process LRU bounded in bytes,
-// an optional disk tier, and a read-only PhotoPrism tier.
 package cache
 
 import (
@@ -8,24 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 )
-
-// Entry is one encoded variant.
-type Entry struct {
-	Body   []byte
-	Width  int
-	Height int
-	Source string // where the bytes came from; part of the ETag
-	// Ext is the real encoding ("jpg", "png", ...), which for colors and
-	// originals is not always what the URL asked for.
-	Ext string
-}
-
-// Stats are cumulative counters and the current size.
-type Stats struct {
-	Hits, Misses, Evictions uint64
-	Bytes                   int64
-	Items                   int
-}
 
 // Memory is an LRU bounded by the total size of the bodies it holds.
 type Memory struct {
@@ -53,8 +32,8 @@ func NewMemory(budget int64) *Memory {
 // (colors is ~120 bytes) cannot outgrow the budget.
 const overhead = 128
 
-// Get returns the entry and marks it recently used.
-func (m *Memory) Get(key string) (Entry, bool) {
+// get returns the entry and marks it recently used.
+func (m *Memory) get(key string) (Entry, bool) {
 	if m.budget <= 0 {
 		return Entry{}, false
 	}
@@ -76,13 +55,13 @@ func (m *Memory) Get(key string) (Entry, bool) {
 // length, since a slice of a larger buffer pins all of it.
 func held(e Entry) int64 { return int64(cap(e.Body)) + overhead }
 
-// Put stores an entry, evicting least recently used ones to stay in budget.
+// put stores an entry, evicting least recently used ones to stay in budget.
 // Entries larger than an eighth of the budget are not kept: one giant
 // fit_7680 must not flush hundreds of tiles. A body that is a window into a
 // larger buffer (an original cut from a big file, a slice of a decoder's
 // output) is copied to a buffer of its own first, so the budget counts the
 // memory really held.
-func (m *Memory) Put(key string, e Entry) {
+func (m *Memory) put(key string, e Entry) {
 	if m.budget <= 0 || int64(len(e.Body))+overhead > m.budget/8 {
 		return
 	}
@@ -113,8 +92,8 @@ func (m *Memory) Put(key string, e Entry) {
 	}
 }
 
-// Delete drops every entry whose key starts with prefix (a revoked photo).
-func (m *Memory) Delete(prefix string) {
+// deletePrefix drops every entry whose key starts with prefix.
+func (m *Memory) deletePrefix(prefix string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, el := range m.items {
@@ -133,9 +112,35 @@ func (m *Memory) Stats() Stats {
 	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Evictions: m.evictions.Load(), Bytes: m.used, Items: len(m.items)}
 }
 
-// Peek returns an entry without counting a hit or a miss or touching its
+// Name is the tier's label in logs and metrics.
+func (m *Memory) Name() string { return "memory" }
+
+// memoryName names a variant in the memory tier: <hash>_<size>.<ext>,
+// where ext is the requested format (the entry records the real one).
+func memoryName(k Key) string { return k.Hash + "_" + k.Size.Name + "." + k.Format.Ext() }
+
+// Get returns the variant and marks it recently used.
+func (m *Memory) Get(k Key) (Entry, bool) { return m.get(memoryName(k)) }
+
+// Put keeps any variant (see put for what is too large to keep).
+func (m *Memory) Put(k Key, e Entry) { m.put(memoryName(k), e) }
+
+// Peek returns a variant without counting a hit or a miss or touching its
 // recency (used to look for a larger variant to derive from).
-func (m *Memory) Peek(key string) (Entry, bool) {
+func (m *Memory) Peek(k Key) (Entry, bool) { return m.peek(memoryName(k)) }
+
+// Delete drops a photo's variants: every size, or one size in every format.
+func (m *Memory) Delete(hash, size string) {
+	if size == "" {
+		m.deletePrefix(hash + "_")
+		return
+	}
+	m.deletePrefix(hash + "_" + size + ".")
+}
+
+// peek returns an entry without counting a hit or a miss or touching its
+// recency (used to look for a larger variant to derive from).
+func (m *Memory) peek(key string) (Entry, bool) {
 	if m.budget <= 0 {
 		return Entry{}, false
 	}

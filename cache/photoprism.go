@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/thumbd/thumbd/metastrip"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // PhotoPrism is a read-only tier over an existing PhotoPrism thumbnail
@@ -33,9 +34,64 @@ func OpenPhotoPrism(dir string) (*PhotoPrism, error) {
 // maxThumb bounds what is read from the tier: thumbnails, not originals.
 const maxThumb = 64 << 20
 
-// Get returns PhotoPrism's rendering of (hash, box, method) in ext
+// Name is the tier's label in logs and metrics.
+func (p *PhotoPrism) Name() string { return "photoprism" }
+
+// Source marks the bytes as PhotoPrism's rendering (its own ETag).
+func (p *PhotoPrism) Source() string { return SourcePhotoPrism }
+
+// Get returns PhotoPrism's rendering of the variant, if it has one.
+func (p *PhotoPrism) Get(k Key) (Entry, bool) {
+	w, h, method, ext, ok := photoPrismName(k.Size, k.Format)
+	if !ok {
+		return Entry{}, false
+	}
+	b, ok := p.get(k.Hash, w, h, method, ext)
+	if !ok {
+		return Entry{}, false
+	}
+	return Entry{Body: b, Format: k.Format, Source: SourcePhotoPrism}, true
+}
+
+// Put keeps nothing: PhotoPrism's folder is never written.
+func (p *PhotoPrism) Put(Key, Entry) {}
+
+// Delete removes nothing from PhotoPrism's folder; the server refuses
+// revoked photos before any tier is asked.
+func (p *PhotoPrism) Delete(hash, size string) {}
+
+// Stats reports hits and misses.
+func (p *PhotoPrism) Stats() Stats {
+	return Stats{Hits: p.hits.Load(), Misses: p.misses.Load(), Items: -1}
+}
+
+// photoPrismName maps a size to PhotoPrism's file name parts
+// (<sha1>_<W>x<H>_<method>.<ext>); ok is false for variants PhotoPrism
+// never renders, or not in the format asked for.
+func photoPrismName(size variant.Size, f variant.Format) (w, h int, method, ext string, ok bool) {
+	switch size.Mode {
+	case variant.Colors:
+		return size.Width, size.Height, "resize", "png", f == variant.PNG
+	case variant.Tile:
+		method = "center"
+	case variant.Left:
+		method = "left"
+	case variant.Right:
+		method = "right"
+	case variant.Fit:
+		method = "fit"
+	default: // originals, custom and screen sizes
+		return 0, 0, "", "", false
+	}
+	if size.Custom {
+		return 0, 0, "", "", false
+	}
+	return size.Width, size.Height, method, "jpg", f == variant.JPEG
+}
+
+// get returns PhotoPrism's rendering of (hash, box, method) in ext
 // ("jpg" or "png"), stripped of metadata, if it exists and is complete.
-func (p *PhotoPrism) Get(hash string, w, h int, method, ext string) ([]byte, bool) {
+func (p *PhotoPrism) get(hash string, w, h int, method, ext string) ([]byte, bool) {
 	if len(hash) < 3 {
 		return nil, false
 	}
@@ -72,9 +128,6 @@ func (p *PhotoPrism) read(name string) ([]byte, bool) {
 	b, err := io.ReadAll(io.LimitReader(f, maxThumb))
 	return b, err == nil
 }
-
-// Counts reports hits and misses.
-func (p *PhotoPrism) Counts() (hits, misses uint64) { return p.hits.Load(), p.misses.Load() }
 
 // Close releases the folder handle.
 func (p *PhotoPrism) Close() error { return p.root.Close() }

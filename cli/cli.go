@@ -52,7 +52,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	case "serve":
 		err = serve(ctx, env, args[1:])
 	case "sign":
-		err = sign(env, args[1:])
+		err = sign(ctx, env, args[1:])
 	case "index":
 		err = indexCmd(ctx, env, args[1:])
 	case "links":

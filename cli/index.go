@@ -11,13 +11,14 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/thumbd/thumbd/storage"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/app"
 )
 
 // indexCmd builds or refreshes the index file: a Kubernetes CronJob can run
-// it so pods start ready in seconds on a large library. Progress is a bar
-// on a terminal and plain lines otherwise (logs, CI).
+// it so pods start ready in seconds on a large library. The index is built
+// exactly as serve builds it (app.New): the same file-size limit, and the
+// probe that records dimensions and dates, which serve then reuses as they
+// are. Progress is a bar on a terminal and plain lines otherwise.
 func indexCmd(ctx context.Context, env Env, args []string) error {
 	fs := pflag.NewFlagSet("index", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -26,40 +27,34 @@ func indexCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path := *file
-	if path == "" {
-		path = cfg.IndexFile
+	if *file != "" {
+		cfg.IndexFile = *file
 	}
-	if path == "" {
+	if cfg.IndexFile == "" {
 		return fmt.Errorf("index: no index file (set index_file or --index-file)")
-	}
-	// Built as serve builds it: the same file-size limit, and the probe
-	// that fills dimensions and dates (serve reuses these entries as they are).
-	transform.Startup(1, slog.New(slog.DiscardHandler))
-	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return fmt.Errorf("config: originals: %w", err)
-	}
-	defer ix.Close()
-	ix.Probe = probe(cfg.MaxFrames)
-	if _, err := ix.LoadIndexFile(path); err != nil {
-		fmt.Fprintf(env.Stderr, "index: %v; hashing everything\n", err)
 	}
 	tty := isTerminal(env.Stderr)
 	start := time.Now()
-	ix.Progress = func(done, total int) { progress(env.Stderr, tty, done, total, time.Since(start)) }
-	st, err := ix.Scan(ctx, cfg.IndexWorkers)
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := app.New(cfg, log, app.Options{
+		Progress: func(done, total int) { progress(env.Stderr, tty, done, total, time.Since(start)) },
+	})
 	if err != nil {
-		return fmt.Errorf("index: %w", err)
+		return err
 	}
-	if err := ix.SaveIndexFile(path); err != nil {
-		return fmt.Errorf("index: write %s: %w", path, err)
+	defer a.Close()
+	st, err := a.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Index.SaveIndexFile(cfg.IndexFile); err != nil {
+		return fmt.Errorf("index: write %s: %w", cfg.IndexFile, err)
 	}
 	if tty {
 		fmt.Fprintln(env.Stderr)
 	}
 	fmt.Fprintf(env.Stdout, "indexed %d files (%d hashed, %d unchanged, %d skipped, %d too large), %.1f MiB, in %.2fs -> %s\n",
-		st.Files, st.Hashed, st.Reused, st.Skipped, st.TooLarge, float64(st.Bytes)/(1<<20), st.Duration.Seconds(), path)
+		st.Files, st.Hashed, st.Reused, st.Skipped, st.TooLarge, float64(st.Bytes)/(1<<20), st.Duration.Seconds(), cfg.IndexFile)
 	return nil
 }
 

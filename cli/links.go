@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/links"
-	"github.com/thumbd/thumbd/storage"
-	"github.com/thumbd/thumbd/transform"
 )
 
 // linksCmd writes a manifest of many photos: path, hash, size, date taken
@@ -39,33 +37,32 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("links: %w", err)
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	transform.Startup(1, quiet)
-	// The same limit as serve: links to files it would refuse are not minted.
-	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, quiet)
+	// Built as serve builds it: the same file-size limit (links to files it
+	// would refuse are not minted), the index file when configured, and
+	// dimensions and dates from the index's probe.
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler), app.Options{})
 	if err != nil {
-		return fmt.Errorf("config: originals: %w", err)
+		return err
 	}
-	defer ix.Close()
-	if _, err := ix.Scan(ctx, cfg.IndexWorkers); err != nil {
+	defer a.Close()
+	if _, err := a.Scan(ctx); err != nil {
 		return fmt.Errorf("links: %w", err)
 	}
 	// Selections may be absolute paths inside the originals, as sign takes.
-	filters, err := relativeFilters(ix.Dir(), fs.Args())
-	if err != nil {
-		return fmt.Errorf("links: %w", err)
+	filters := make([]string, 0, fs.NArg())
+	for _, arg := range fs.Args() {
+		rel, err := a.Index.Resolve(arg)
+		if err != nil {
+			return fmt.Errorf("links: %w", err)
+		}
+		filters = append(filters, rel)
 	}
 	var entries []links.Entry
-	for _, o := range ix.All() {
+	for _, o := range a.Index.All() {
 		if !selected(o.Path, filters) {
 			continue
 		}
-		p := links.Photo{Path: o.Path, Hash: o.Hash}
-		if b, err := ix.ReadOriginal(o); err == nil {
-			if info, err := transform.Probe(b, transform.DefaultMaxFrames); err == nil {
-				p.Width, p.Height, p.Taken = info.Width, info.Height, links.TakenString(info.Taken)
-			}
-		}
+		p := links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken)}
 		ls, err := m.Mint(p, *lf.sizes)
 		if err != nil {
 			return fmt.Errorf("links: %w", err)
@@ -73,38 +70,12 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		entries = append(entries, links.Entry{Photo: p, Links: ls})
 	}
 	if len(entries) == 0 && len(filters) > 0 {
-		fmt.Fprintf(env.Stderr, "links: nothing in %s matches %s\n", ix.Dir(), strings.Join(fs.Args(), " "))
+		fmt.Fprintf(env.Stderr, "links: nothing in %s matches %s\n", a.Index.Dir(), strings.Join(fs.Args(), " "))
 	}
 	if format == "csv" {
 		return links.WriteCSV(env.Stdout, *lf.sizes, entries)
 	}
 	return links.WriteJSON(env.Stdout, entries)
-}
-
-// relativeFilters turns absolute selections inside dir into relative
-// ones (symlinks resolved on both sides); one outside dir is an error.
-func relativeFilters(dir string, args []string) ([]string, error) {
-	out := make([]string, 0, len(args))
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		root = dir
-	}
-	for _, a := range args {
-		if !filepath.IsAbs(a) {
-			out = append(out, a)
-			continue
-		}
-		p := a
-		if r, err := filepath.EvalSymlinks(a); err == nil {
-			p = r
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil, fmt.Errorf("%s is not inside the originals folder %s", a, dir)
-		}
-		out = append(out, filepath.ToSlash(rel))
-	}
-	return out, nil
 }
 
 // selected: no filters selects all; a filter is a folder (prefix) or a

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -19,8 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/net/netutil"
 
-	"github.com/thumbd/thumbd/budget"
-	"github.com/thumbd/thumbd/cache"
+	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/config"
 	"github.com/thumbd/thumbd/picker"
 	"github.com/thumbd/thumbd/server"
@@ -85,18 +84,6 @@ func loadConfigNoKeys(env Env, fs *pflag.FlagSet, args []string) (*config.Config
 	return cfg, false, err
 }
 
-// probe reads dimensions and the date taken at index time (for the link
-// picker and manifests).
-func probe(maxFrames int) storage.Probe {
-	return func(head []byte) (int, int, time.Time) {
-		info, err := transform.Probe(head, maxFrames)
-		if err != nil {
-			return 0, 0, time.Time{}
-		}
-		return info.Width, info.Height, info.Taken
-	}
-}
-
 func devKeys(dev bool) []string {
 	if dev {
 		return []string{DevKey}
@@ -104,18 +91,16 @@ func devKeys(dev bool) []string {
 	return nil
 }
 
-// logLevel is the running log level; SIGHUP and config file changes
-// update it in place.
-var logLevel = new(slog.LevelVar)
-
-func newLogger(w *os.File, cfg *config.Config) *slog.Logger {
-	level, _ := config.ParseLevel(cfg.LogLevel)
-	logLevel.Set(level)
-	opts := &slog.HandlerOptions{Level: logLevel}
+// newLogger builds the process logger; the returned level is the running
+// one, which reloads change in place.
+func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(w, opts)), level
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(slog.NewJSONHandler(w, opts)), level
 }
 
 func serve(ctx context.Context, env Env, args []string) error {
@@ -126,7 +111,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(os.Stderr, cfg)
+	log, level := newLogger(os.Stderr, cfg)
 	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "config", cfg)
 	log.Info("revocations", "total", len(cfg.Revoked), "from_defaults", cfg.RevokedFrom["defaults"],
 		"from_file", cfg.RevokedFrom["file"], "from_env", cfg.RevokedFrom["env"])
@@ -134,11 +119,11 @@ func serve(ctx context.Context, env Env, args []string) error {
 		log.Warn("development mode: links are signed with the public dev key; do not deploy")
 	}
 
-	workers := cfg.Workers
-	if workers == 0 {
-		workers = runtime.NumCPU()
+	a, err := app.New(cfg, log, app.Options{})
+	if err != nil {
+		return err
 	}
-	transform.Startup(cfg.VipsConcurrency, log)
+	defer a.Close()
 	var missing []string
 	for name, ok := range transform.Loaders() {
 		if !ok {
@@ -151,15 +136,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if !video.HaveFFmpeg() {
 		log.Warn("ffmpeg not installed: videos stream, but their image sizes (posters) answer 415")
 	}
-
-	ix, err := storage.Open(cfg.Originals, int64(cfg.MaxFileMB)<<20, log)
-	if err != nil {
-		return fmt.Errorf("config: originals: %w", err)
-	}
-	defer ix.Close()
-	ix.Probe = probe(cfg.MaxFrames)
-
-	srv, signer, err := newServer(cfg, ix, workers, log)
+	ix := a.Index
+	srv, err := a.Server()
 	if err != nil {
 		return err
 	}
@@ -177,16 +155,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 		defer stopAdmin()
 	}
 
-	if cfg.IndexFile != "" {
-		if n, err := ix.LoadIndexFile(cfg.IndexFile); err != nil {
-			log.Warn("index file unusable; hashing everything", "err", err)
-		} else {
-			log.Info("index file loaded", "entries", n)
-		}
-	}
-	st, err := ix.Scan(ctx, cfg.IndexWorkers)
+	st, err := a.Scan(ctx)
 	if err != nil {
-		return fmt.Errorf("index: %w", err)
+		return err
 	}
 	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "hashed", st.Hashed, "reused", st.Reused, "skipped", st.Skipped,
 		"too_large", st.TooLarge, "seconds", st.Duration.Seconds())
@@ -215,10 +186,10 @@ func serve(ctx context.Context, env Env, args []string) error {
 	srv.SetReady(true)
 	log.Info("listening", "addr", l.Addr().String())
 	if dev {
-		printExamples(env, ix, signer, "http://"+l.Addr().String(), *examples)
+		printExamples(env, ix, cfg.Signer, "http://"+l.Addr().String(), *examples)
 	}
 
-	go reload(ctx, env, args, cfg.File, srv, log)
+	go reload(ctx, env, args, cfg.File, srv, log, level)
 	err = srv.Serve(ctx, l, cfg.ShutdownTimeout)
 	log.Info("thumbd stopped", "err", err)
 	return err
@@ -227,7 +198,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 // reload re-reads the config on SIGHUP, and whenever the --config file
 // changes on disk, and swaps keys and revocations in place; a bad config is
 // logged and the running one kept. No restart, no dropped requests.
-func reload(ctx context.Context, env Env, args []string, file string, srv *server.Server, log *slog.Logger) {
+func reload(ctx context.Context, env Env, args []string, file string, srv *server.Server, log *slog.Logger, level *slog.LevelVar) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -242,44 +213,18 @@ func reload(ctx context.Context, env Env, args []string, file string, srv *serve
 		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		fs.Int("examples", 0, "")
 		cfg, _, err := loadConfig(env, fs, args)
-		if err == nil {
-			err = apply(cfg, srv)
-		}
 		if err != nil {
 			log.Error("config reload failed; keeping the running config", "err", err)
 			continue
 		}
+		// Keys, revocations and the log level; everything else needs a
+		// restart (it sizes caches, pools and listeners).
+		srv.SetSigner(cfg.Signer)
+		srv.SetRevocations(cfg.Revocations)
+		level.Set(cfg.LogLevel)
 		log.Warn("config reloaded", "keys", len(cfg.Keys), "public", cfg.Public, "revoked", len(cfg.Revoked),
 			"revoked_from_file", cfg.RevokedFrom["file"], "revoked_from_env", cfg.RevokedFrom["env"], "log_level", cfg.LogLevel)
 	}
-}
-
-// apply installs the reloadable parts of cfg: keys, revocations and the
-// log level.
-func apply(cfg *config.Config, srv *server.Server) error {
-	sg, rv, err := policy(cfg)
-	if err != nil {
-		return err
-	}
-	srv.SetSigner(sg)
-	srv.SetRevocations(rv)
-	level, _ := config.ParseLevel(cfg.LogLevel)
-	logLevel.Set(level)
-	return nil
-}
-
-// policy is the reloadable access policy in cfg: the keys and the revoked
-// links. Start-up and reloads build it the same way.
-func policy(cfg *config.Config) (*signing.Signer, *server.Revocations, error) {
-	sg, err := signing.New(cfg.Keys, cfg.Public)
-	if err != nil {
-		return nil, nil, err
-	}
-	rv, err := server.ParseRevocations(cfg.Revoked)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sg, rv, nil
 }
 
 // watchFile signals after file changes. It watches the folder, not the
@@ -343,60 +288,6 @@ func printExamples(env Env, ix *storage.Index, signer *signing.Signer, base stri
 	fmt.Fprintf(env.Stdout, "Mint more: go run . sign --dev --size tile_500 PATH\n\n")
 }
 
-// newServer builds the HTTP server from the config: keys, revocations,
-// result caches and the transform settings.
-func newServer(cfg *config.Config, ix *storage.Index, workers int, log *slog.Logger) (*server.Server, *signing.Signer, error) {
-	signer, revoked, err := policy(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
-	}
-	caches := server.Caches{Memory: cache.NewMemory(int64(cfg.CacheMB) << 20), Derive: cfg.Derive}
-	if cfg.DiskCacheDir != "" {
-		caches.Disk = cache.OpenDisk(cfg.DiskCacheDir, int64(cfg.DiskCacheMB)<<20, log)
-	}
-	if cfg.PhotoPrismCache != "" {
-		if caches.PhotoPrism, err = cache.OpenPhotoPrism(cfg.PhotoPrismCache); err != nil {
-			return nil, nil, fmt.Errorf("config: photoprism_cache_dir: %w", err)
-		}
-	}
-	limit, err := transform.NewLimit(cfg.MaxSize)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: max_size: %w", err)
-	}
-	crop, err := transform.ParseCrop(cfg.Crop)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: crop: %w", err)
-	}
-	background, err := transform.ParseColor(cfg.Background)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: background: %w", err)
-	}
-	decode := budget.New(int64(cfg.MaxDecodeMB) << 20)
-	topts := transform.Options{JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels, Crop: crop,
-		Background: background, WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort,
-		MaxFrames: cfg.MaxFrames, Budget: decode}
-	srv := server.New(ix, signer, transform.New(topts), server.Options{
-		Workers:        workers,
-		QueueLength:    cfg.QueueLength,
-		RequestTimeout: cfg.RequestTimeout,
-		MaxSize:        limit,
-		Fingerprint:    topts.Fingerprint() + fmt.Sprintf("-d%t", cfg.Derive),
-		Caches:         caches,
-		CustomMax:      cfg.CustomMax,
-		Negotiate:      cfg.Negotiate,
-		FailureTTL:     cfg.FailureTTL,
-		ReadTimeout:    cfg.ReadTimeout,
-		WriteTimeout:   cfg.WriteTimeout,
-		IdleTimeout:    cfg.IdleTimeout,
-		MaxConnections: maxConnections(cfg.MaxConnections, log),
-		Poster:         video.Limits{MemoryBytes: int64(cfg.FFmpegMemoryMB) << 20},
-		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB, cfg.MaxDecodeMB)) << 20,
-		Budget:         decode,
-	}, log)
-	srv.SetRevocations(revoked)
-	return srv, signer, nil
-}
-
 // startAdmin serves metrics, probes, pprof and the link picker on
 // admin_listen; the returned func stops it.
 func startAdmin(cfg *config.Config, srv *server.Server, ix *storage.Index, log *slog.Logger) (func(), error) {
@@ -428,36 +319,8 @@ func startAdmin(cfg *config.Config, srv *server.Server, ix *storage.Index, log *
 	}
 	// A few connections are plenty for probes, Prometheus and one person
 	// at the picker; the bound keeps a flood here from taking descriptors
-	// the public port needs, and the other way round (see maxConnections).
-	go func() { _ = admin.Serve(netutil.LimitListener(al, adminConnections)) }()
+	// the public port needs, and the other way round (see app.MaxConnections).
+	go func() { _ = admin.Serve(netutil.LimitListener(al, app.AdminConnections)) }()
 	log.Info("admin listening", "addr", al.Addr().String(), "pprof", cfg.Pprof)
 	return func() { admin.Close() }, nil
-}
-
-// adminConnections bounds the admin listener.
-const adminConnections = 64
-
-// maxConnections is the public listener's bound: configured, or the
-// open-file limit minus a reserve for the admin listener, originals,
-// the disk cache, ffmpeg's pipes and the index, so a flood of connections
-// never leaves the probes without a descriptor.
-func maxConnections(configured int, log *slog.Logger) int {
-	if configured > 0 {
-		return configured
-	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
-		return 0
-	}
-	limit := int64(rl.Cur)
-	if limit > 1<<20 {
-		limit = 1 << 20
-	}
-	reserve := max(adminConnections+64, limit/8)
-	n := int(limit - reserve)
-	if n < 16 {
-		log.Warn("open-file limit is very low; raise it (ulimit -n)", "limit", limit)
-		n = 16
-	}
-	return n
 }

@@ -1,8 +1,7 @@
 package cli
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,11 +9,12 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/links"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -28,7 +28,7 @@ type linkFlags struct {
 
 func addLinkFlags(fs *pflag.FlagSet, formats string) linkFlags {
 	return linkFlags{
-		sizes:   fs.StringArray("size", nil, "size (repeatable): a name ("+strings.Join(transform.SizeNames(), ", ")+"), fit_<W>x<H>, tile_<N> or screen_<W>x<H>, optionally with .jpg/.png/.webp/.avif"),
+		sizes:   fs.StringArray("size", nil, "size (repeatable): a name ("+strings.Join(variant.SizeNames(), ", ")+"), fit_<W>x<H>, tile_<N> or screen_<W>x<H>, optionally with .jpg/.png/.webp/.avif"),
 		base:    fs.String("base", "", "prefix for the URLs, e.g. https://img.example.com"),
 		expires: fs.String("expires", "", "link lifetime (90s, 12h, 30d) or RFC 3339 time; default never"),
 		format:  fs.String("format", "", "output: "+formats),
@@ -56,7 +56,7 @@ func (lf linkFlags) minter(keys []string, public bool) (links.Minter, error) {
 	return links.Minter{Signer: signer, Base: *lf.base, Expires: exp}, nil
 }
 
-func sign(env Env, args []string) error {
+func sign(ctx context.Context, env Env, args []string) error {
 	fs := pflag.NewFlagSet("sign", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	lf := addLinkFlags(fs, "url (default), html, markdown, json")
@@ -87,14 +87,16 @@ func sign(env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	// Sizes in html/json need the photo's dimensions: read its header.
-	probe := format == "html" || format == "json"
-	if probe {
-		transform.Startup(1, slog.New(slog.DiscardHandler))
+	// Paths are hashed (and probed for html/json sizes) as the index would:
+	// the same app, the same limits, nothing outside the originals read.
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler), app.Options{})
+	if err != nil {
+		return err
 	}
+	defer a.Close()
 	var entries []links.Entry
 	for _, arg := range fs.Args() {
-		p, err := photoFor(cfg.Originals, arg, probe)
+		p, err := photoFor(ctx, a.Index, arg)
 		if err != nil {
 			return fmt.Errorf("sign: %w", err)
 		}
@@ -126,24 +128,21 @@ func sign(env Env, args []string) error {
 }
 
 // photoFor resolves a PATH (inside the originals folder) or a HASH (signed
-// as given; no file needed) to a Photo, reading the header if asked.
-func photoFor(originals, arg string, probe bool) (links.Photo, error) {
+// as given; no file needed) to a Photo.
+func photoFor(ctx context.Context, ix *storage.Index, arg string) (links.Photo, error) {
 	if h := strings.ToLower(arg); thumburl.IsHash(h) {
 		return links.Photo{Hash: h}, nil
 	}
-	rel, b, err := storage.ReadPath(originals, arg)
+	rel, err := ix.Resolve(arg)
 	if err != nil {
 		return links.Photo{}, err
 	}
 	if !storage.Indexed(rel) {
 		return links.Photo{}, fmt.Errorf("%s: not a file thumbd serves (image extensions only, nothing hidden)", arg)
 	}
-	sum := sha1.Sum(b)
-	p := links.Photo{Path: rel, Hash: hex.EncodeToString(sum[:])}
-	if probe {
-		if info, err := transform.Probe(b, transform.DefaultMaxFrames); err == nil {
-			p.Width, p.Height, p.Taken = info.Width, info.Height, links.TakenString(info.Taken)
-		}
+	o, err := ix.File(ctx, rel)
+	if err != nil {
+		return links.Photo{}, err
 	}
-	return p, nil
+	return links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken)}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/thumburl"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // Config is the validated settings.
@@ -38,10 +39,10 @@ type Config struct {
 	WebPEffort       int           `mapstructure:"webp_effort"`
 	AVIFQuality      int           `mapstructure:"avif_quality"`
 	AVIFEffort       int           `mapstructure:"avif_effort"`
-	MaxSize          string        `mapstructure:"max_size"`
+	MaxSize          variant.Limit `mapstructure:"max_size"`
 	CustomMax        int           `mapstructure:"custom_max"`
-	Crop             string        `mapstructure:"crop"`
-	Background       string        `mapstructure:"background"`
+	Crop             variant.Crop  `mapstructure:"crop"`
+	Background       variant.Color `mapstructure:"background"`
 	Negotiate        bool          `mapstructure:"negotiate"`
 	PublicURL        string        `mapstructure:"public_url"`
 	LinksPage        bool          `mapstructure:"links_page"`
@@ -57,7 +58,7 @@ type Config struct {
 	RescanInterval   time.Duration `mapstructure:"rescan_interval"`
 	Inotify          bool          `mapstructure:"inotify"`
 	VipsConcurrency  int           `mapstructure:"vips_concurrency"`
-	LogLevel         string        `mapstructure:"log_level"`
+	LogLevel         slog.Level    `mapstructure:"log_level"`
 	LogFormat        string        `mapstructure:"log_format"`
 	ShutdownTimeout  time.Duration `mapstructure:"shutdown_timeout"`
 	CacheMB          int           `mapstructure:"cache_mb"`
@@ -74,6 +75,11 @@ type Config struct {
 	IdleTimeout      time.Duration `mapstructure:"idle_timeout"`
 	MaxConnections   int           `mapstructure:"max_connections"`
 	AdminHosts       []string      `mapstructure:"admin_hosts"`
+
+	// Parsed by Load from keys, public and revoked: the access policy, the
+	// one part of the config a reload swaps while serving.
+	Signer      *signing.Signer       `mapstructure:"-"`
+	Revocations *thumburl.Revocations `mapstructure:"-"`
 
 	// File is the config file merged over the defaults, if any.
 	File string `mapstructure:"-"`
@@ -94,7 +100,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("revoked_from", c.RevokedFrom),
 		slog.Int("max_decode_mb", c.MaxDecodeMB),
 		slog.Int("max_frames", c.MaxFrames),
-		slog.String("max_size", c.MaxSize),
+		slog.String("max_size", c.MaxSize.String()),
 		slog.Int("workers", c.Workers),
 		slog.Int("queue_length", c.QueueLength),
 		slog.Duration("request_timeout", c.RequestTimeout),
@@ -194,7 +200,9 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 	}
 
 	c := &Config{File: file}
-	if err := v.Unmarshal(c); err != nil {
+	if err := v.Unmarshal(c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		levelHook, mapstructure.TextUnmarshallerHookFunc(),
+		mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(",")))); err != nil {
 		return nil, decodeError(err)
 	}
 	// THUMBD_KEYS="a,b" arrives as one string; split it on commas.
@@ -208,6 +216,15 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 		return nil, err
 	}
 	return c, nil
+}
+
+// levelHook decodes log_level with ParseLevel (slog's own parser knows
+// neither "warning" nor an empty value).
+func levelHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[slog.Level]() || from.Kind() != reflect.String {
+		return data, nil
+	}
+	return ParseLevel(data.(string))
 }
 
 // decodeError turns a type error (a list over several lines from
@@ -303,11 +320,15 @@ func (c *Config) Validate() error {
 			return bad("keys", "key #%d is %d bytes; need at least %d", i+1, len(k), signing.MinKeyLen)
 		}
 	}
-	for i, e := range c.Revoked {
-		if _, _, err := thumburl.ParseRevocation(e); err != nil {
-			return bad("revoked", "entry #%d: %v", i+1, err)
-		}
+	sg, err := signing.New(c.Keys, c.Public)
+	if err != nil {
+		return bad("keys", "%v", err)
 	}
+	rv, err := thumburl.ParseRevocations(c.Revoked)
+	if err != nil {
+		return bad("revoked", "%v", err)
+	}
+	c.Signer, c.Revocations = sg, rv
 	for _, q := range []struct {
 		key string
 		v   int
@@ -322,16 +343,10 @@ func (c *Config) Validate() error {
 	if c.AVIFEffort < 0 || c.AVIFEffort > 9 {
 		return bad("avif_effort", "%d is outside 0..9", c.AVIFEffort)
 	}
-	if _, err := transform.NewLimit(c.MaxSize); err != nil {
-		return bad("max_size", "%v", err)
+	if c.CustomMax < 0 || c.CustomMax > variant.MaxCustomEdge {
+		return bad("custom_max", "%d is outside 0..%d", c.CustomMax, variant.MaxCustomEdge)
 	}
-	if c.CustomMax < 0 || c.CustomMax > transform.MaxCustomEdge {
-		return bad("custom_max", "%d is outside 0..%d", c.CustomMax, transform.MaxCustomEdge)
-	}
-	if _, err := transform.ParseColor(c.Background); err != nil {
-		return bad("background", "%v", err)
-	}
-	if _, err := transform.ParseCrop(c.Crop); err != nil {
+	if _, err := variant.ParseCrop(string(c.Crop)); err != nil {
 		return bad("crop", "%v", err)
 	}
 	if c.MaxMegapixels < 0 {
@@ -408,9 +423,6 @@ func (c *Config) Validate() error {
 		if strings.ContainsAny(h, "/ *") {
 			return bad("admin_hosts", "entry #%d %q; want a host name such as thumbd-admin.internal", i+1, h)
 		}
-	}
-	if _, err := ParseLevel(c.LogLevel); err != nil {
-		return bad("log_level", "%v", err)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return bad("log_format", "%q; want json or text", c.LogFormat)

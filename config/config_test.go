@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/thumbd/thumbd/config"
+	"github.com/thumbd/thumbd/variant"
 )
 
 const (
@@ -80,7 +81,9 @@ func TestDefaults(t *testing.T) {
 		{"public", c.Public, false},
 		{"jpeg_quality", c.JPEGQuality, 83},
 		{"jpeg_quality_small", c.JPEGQualitySmall, 78},
-		{"max_size", c.MaxSize, "fit_7680"},
+		{"max_size", c.MaxSize.String(), "fit_7680"},
+		{"crop", c.Crop, variant.CropCentre},
+		{"background", c.Background, variant.White},
 		{"max_megapixels", c.MaxMegapixels, 100},
 		{"max_file_mb", c.MaxFileMB, 200},
 		{"workers", c.Workers, 0},
@@ -89,7 +92,7 @@ func TestDefaults(t *testing.T) {
 		{"shutdown_timeout", c.ShutdownTimeout, 20 * time.Second},
 		{"index_workers", c.IndexWorkers, 0},
 		{"vips_concurrency", c.VipsConcurrency, 1},
-		{"log_level", c.LogLevel, "info"},
+		{"log_level", c.LogLevel, slog.LevelInfo},
 		{"log_format", c.LogFormat, "json"},
 		{"file", c.File, ""},
 	} {
@@ -162,8 +165,8 @@ func TestPrecedence(t *testing.T) {
 			if c.Listen != tc.wantListen {
 				t.Errorf("Listen = %q; want %q", c.Listen, tc.wantListen)
 			}
-			if c.LogLevel != tc.wantLevel {
-				t.Errorf("LogLevel = %q; want %q", c.LogLevel, tc.wantLevel)
+			if c.LogLevel.String() != strings.ToUpper(tc.wantLevel) {
+				t.Errorf("LogLevel = %v; want %s", c.LogLevel, tc.wantLevel)
 			}
 			if c.JPEGQuality != tc.wantQ {
 				t.Errorf("JPEGQuality = %d; want %d", c.JPEGQuality, tc.wantQ)
@@ -172,7 +175,7 @@ func TestPrecedence(t *testing.T) {
 				t.Errorf("Originals = %q; want %q", c.Originals, wantOrig)
 			}
 			// Keys the file does not override keep their defaults.
-			if c.MaxSize != "fit_7680" || c.QueueLength != 64 {
+			if c.MaxSize.String() != "fit_7680" || c.QueueLength != 64 {
 				t.Errorf("MaxSize, QueueLength = %q, %d; want defaults", c.MaxSize, c.QueueLength)
 			}
 		})
@@ -372,8 +375,9 @@ func TestValidateDirect(t *testing.T) {
 	}{
 		{"jpeg_quality 0", func(c *config.Config) { c.JPEGQuality = 0 }, "jpeg_quality:"},
 		{"jpeg_quality 101", func(c *config.Config) { c.JPEGQuality = 101 }, "jpeg_quality:"},
-		{"max_size tile_500", func(c *config.Config) { c.MaxSize = "tile_500" }, "max_size:"},
-		{"max_size fit_999", func(c *config.Config) { c.MaxSize = "fit_999" }, "max_size:"},
+		{"crop unknown", func(c *config.Config) { c.Crop = "smart" }, "crop:"},
+		{"short key", func(c *config.Config) { c.Keys = []string{"short"} }, "keys:"},
+		{"bad revocation", func(c *config.Config) { c.Revoked = []string{"nothex"} }, "revoked:"},
 		{"request_timeout 0", func(c *config.Config) { c.RequestTimeout = 0 }, "request_timeout:"},
 		{"no keys", func(c *config.Config) { c.Keys = nil }, "keys:"},
 		{"queue_length negative", func(c *config.Config) { c.QueueLength = -1 }, "queue_length:"},

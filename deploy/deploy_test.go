@@ -38,6 +38,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // strict decodes one JSON document into v, refusing unknown fields.
@@ -265,7 +266,7 @@ func TestProbesAndDashboardMetricsExist(t *testing.T) {
 	d, _ := deployment(t)
 	log := slog.New(slog.DiscardHandler)
 	transform.Startup(1, log)
-	ix, err := storage.Open("../testdata/photos", 0, log)
+	ix, err := storage.Open("../testdata/photos", storage.Options{MaxFileSize: 0, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestProbesAndDashboardMetricsExist(t *testing.T) {
 	sg, _ := signing.New([]string{"deploy-test-key-0123456789abcdefghijkl"}, false)
 	srv := server.New(ix, sg, transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78}), server.Options{
 		Workers: 1, QueueLength: 4, RequestTimeout: 30 * time.Second, Fingerprint: "t",
-		Caches: server.Caches{Memory: cache.NewMemory(1 << 20)}, // as the ConfigMap's cache_mb
+		Tiers: []cache.Tier{cache.NewMemory(1 << 20)}, // as the ConfigMap's cache_mb
 	}, log)
 	srv.SetReady(true)
 	pub := httptest.NewServer(srv.Handler())
@@ -449,7 +450,7 @@ func TestNginxCachesOnlyCanonicalURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	const hash = "534feabf61b79a5478620bd313defcb883e325bd"
-	sizes := append(transform.SizeNames(), "tile_37", "tile_16384", "fit_640x480", "fit_1x1", "fit_16384x16384", "screen_1024x768")
+	sizes := append(variant.SizeNames(), "tile_37", "tile_16384", "fit_640x480", "fit_1x1", "fit_16384x16384", "screen_1024x768")
 	var canon []string
 	for _, size := range sizes {
 		never, err := sg.Sign(hash, size, time.Time{})
@@ -501,7 +502,7 @@ func TestNginxCachesOnlyCanonicalURLs(t *testing.T) {
 	// MaxCustomEdge, and that refusal is cached under its own URL only.
 	bigEdge := func(size string) bool {
 		for _, n := range regexp.MustCompile(`[0-9]+`).FindAllString(size, -1) {
-			if v, _ := strconv.Atoi(n); v > transform.MaxCustomEdge {
+			if v, _ := strconv.Atoi(n); v > variant.MaxCustomEdge {
 				return true
 			}
 		}
@@ -536,7 +537,7 @@ func TestNginxCachesOnlyCanonicalURLs(t *testing.T) {
 		if len(seg) != 5 || seg[0] != "" || seg[1] != "t" || seg[3] == "." || seg[3] == ".." {
 			t.Fatalf("nginx would cache %q, which is not /t/<hash>/<token>/<size>", p)
 		}
-		if _, err := thumburl.Parse(seg[2], seg[3], seg[4]); err != nil && !(errors.Is(err, transform.ErrUnknownSize) && bigEdge(seg[4])) {
+		if _, err := thumburl.Parse(seg[2], seg[3], seg[4]); err != nil && !(errors.Is(err, variant.ErrUnknownSize) && bigEdge(seg[4])) {
 			t.Fatalf("nginx would cache %q, which thumbd refuses: %v", p, err)
 		}
 		if p != orig {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/thumburl"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -82,7 +82,7 @@ func (m Minter) Mint(p Photo, sizes []string) ([]Link, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, h := transform.OutputSize(s, p.Width, p.Height)
+		w, h := variant.OutputSize(s, p.Width, p.Height)
 		out = append(out, Link{Size: sz, URL: base + thumburl.Path(p.Hash, tok, sz), Width: w, Height: h, Expires: m.Expires})
 	}
 	return out, nil

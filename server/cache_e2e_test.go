@@ -72,10 +72,12 @@ func TestE2EDiskCacheDegradesToNoCache(t *testing.T) {
 	os.WriteFile(file, []byte("x"), 0o644)
 	vanishing := filepath.Join(t.TempDir(), "cache")
 	for name, disk := range map[string]func() *cache.Disk{
-		"unwritable": func() *cache.Disk { return cache.OpenDisk(filepath.Join(file, "cache"), 64<<20, discard) },
-		"full":       func() *cache.Disk { return cache.OpenDisk(t.TempDir(), 1, discard) },
+		"unwritable": func() *cache.Disk {
+			return cache.OpenDisk(filepath.Join(file, "cache"), 64<<20, defaultOptions().Fingerprint, discard)
+		},
+		"full": func() *cache.Disk { return cache.OpenDisk(t.TempDir(), 1, defaultOptions().Fingerprint, discard) },
 		"vanished": func() *cache.Disk {
-			d := cache.OpenDisk(vanishing, 64<<20, discard)
+			d := cache.OpenDisk(vanishing, 64<<20, defaultOptions().Fingerprint, discard)
 			os.RemoveAll(vanishing)
 			os.WriteFile(vanishing, []byte("now a file"), 0o644)
 			return d
@@ -83,7 +85,7 @@ func TestE2EDiskCacheDegradesToNoCache(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			opts := defaultOptions()
-			opts.Caches = server.Caches{Disk: disk()}
+			opts.Tiers = []cache.Tier{disk()}
 			tr := newCounting(false)
 			_, base := startServer(t, sharedIx, sg, tr, opts)
 			for _, size := range []string{"tile_224", "tile_224", "fit_720"} {
@@ -114,7 +116,7 @@ func TestE2EDiskCacheTruncatedEntryRegenerated(t *testing.T) {
 	}
 	start := func(tr server.Transformer) string {
 		opts := defaultOptions()
-		opts.Caches = server.Caches{Disk: cache.OpenDisk(dir, 64<<20, discard)}
+		opts.Tiers = []cache.Tier{cache.OpenDisk(dir, 64<<20, defaultOptions().Fingerprint, discard)}
 		_, base := startServer(t, sharedIx, sg, tr, opts)
 		return base
 	}

@@ -27,7 +27,9 @@ import (
 
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/server"
+	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 const immutable = "public, max-age=31536000, immutable"
@@ -62,8 +64,8 @@ func TestE2EEverySizeOfEveryPhoto(t *testing.T) {
 	_, base := startServer(t, sharedIx, sg, realTransformer(), defaultOptions())
 
 	for _, p := range photos {
-		for _, s := range transform.Sizes {
-			if s.Mode == transform.Original {
+		for _, s := range variant.Sizes {
+			if s.Mode == variant.Original {
 				continue // not a thumbnail: TestE2EOriginalSize
 			}
 			t.Run(strings.ReplaceAll(p.rel, "/", "_")+"/"+s.Name, func(t *testing.T) {
@@ -74,7 +76,7 @@ func TestE2EEverySizeOfEveryPhoto(t *testing.T) {
 					t.Fatalf("status %d, body %q", r.Status, r.Body)
 				}
 				wantCT := "image/jpeg"
-				if s.Mode == transform.Colors {
+				if s.Mode == variant.Colors {
 					wantCT = "image/png"
 				}
 				if got := r.Header.Get("Content-Type"); got != wantCT {
@@ -956,8 +958,8 @@ func TestE2ERequestCollapsing(t *testing.T) {
 			t.Errorf("collapsed requests got different bytes")
 		}
 	}
-	if c, s := tr.calls.Load(), srv.Started.Load(); c != 1 || s != 1 {
-		t.Errorf("%d concurrent requests ran the transform %d times (Started=%d), want 1", n, c, s)
+	if c := tr.calls.Load(); c != 1 {
+		t.Errorf("%d concurrent requests ran the transform %d times, want 1", n, c)
 	}
 
 	// Collapsing is for requests in flight only: a later request runs again.
@@ -993,7 +995,10 @@ func TestE2ECollapsedClientHangsUp(t *testing.T) {
 		}
 		stayer <- r
 	}()
-	time.Sleep(500 * time.Millisecond) // let the second request join
+	if !waitFor(t, 30*time.Second, func() string { return fmt.Sprintf("%d requests waiting, want 2", srv.Waiting()) },
+		func() bool { return srv.Waiting() == 2 }) {
+		return
+	}
 	cancel()
 	if err := <-leaver; err == nil {
 		t.Error("the cancelled request did not fail on the client side")
@@ -1007,8 +1012,8 @@ func TestE2ECollapsedClientHangsUp(t *testing.T) {
 	if err != nil || cfg.Width != 1080 || cfg.Height != 1080 {
 		t.Errorf("the request that stayed got %+v %v", cfg, err)
 	}
-	if s := srv.Started.Load(); s != 1 {
-		t.Errorf("Started = %d, want 1", s)
+	if c := tr.calls.Load(); c != 1 {
+		t.Errorf("the transform ran %d times, want 1", c)
 	}
 }
 
@@ -1068,7 +1073,7 @@ func TestE2ECropAnchorsPixels(t *testing.T) {
 // MaxSize caps fit sizes: a bigger fit is served at the cap (same bytes and
 // ETag as the cap), other modes are untouched.
 func TestE2EMaxSizeClamp(t *testing.T) {
-	limit, err := transform.NewLimit("fit_1920")
+	limit, err := variant.NewLimit("fit_1920")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1168,7 +1173,7 @@ func TestE2EMemoryCache(t *testing.T) {
 	_, plain := startServer(t, sharedIx, sg, realTransformer(), defaultOptions())
 	tr := newCounting(false)
 	opts := defaultOptions()
-	opts.Caches = server.Caches{Memory: cache.NewMemory(64 << 20)}
+	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
 	_, base := startServer(t, sharedIx, sg, tr, opts)
 
 	// Each case uses its own photo: colors and colors.png share a variant.
@@ -1233,7 +1238,7 @@ func TestE2EDerivedVariants(t *testing.T) {
 	sg := newSigner(t, []string{keyA}, false)
 	_, plain := startServer(t, sharedIx, sg, realTransformer(), defaultOptions())
 	opts := defaultOptions()
-	opts.Caches = server.Caches{Memory: cache.NewMemory(256 << 20), Derive: true}
+	opts.Tiers, opts.Derive = []cache.Tier{cache.NewMemory(256 << 20)}, true
 	tr := newCounting(false)
 	_, base := startServer(t, sharedIx, sg, tr, opts)
 
@@ -1313,7 +1318,7 @@ func TestE2EDiskCache(t *testing.T) {
 	withDisk := func(tr server.Transformer, fingerprint string) string {
 		opts := defaultOptions()
 		opts.Fingerprint = fingerprint
-		opts.Caches = server.Caches{Disk: cache.OpenDisk(dir, 64<<20, discard)}
+		opts.Tiers = []cache.Tier{cache.OpenDisk(dir, 64<<20, defaultOptions().Fingerprint, discard)}
 		_, base := startServer(t, sharedIx, sg, tr, opts)
 		return base
 	}
@@ -1353,8 +1358,8 @@ func TestE2EDiskCache(t *testing.T) {
 	t.Run("revocation removes the files", func(t *testing.T) {
 		tr5 := newCounting(false)
 		opts := defaultOptions()
-		disk := cache.OpenDisk(dir, 64<<20, discard)
-		opts.Caches = server.Caches{Disk: disk}
+		disk := cache.OpenDisk(dir, 64<<20, defaultOptions().Fingerprint, discard)
+		opts.Tiers = []cache.Tier{disk}
 		srv, base5 := startServer(t, sharedIx, sg, tr5, opts)
 		for _, size := range []string{"tile_500", "tile_224", "fit_720"} {
 			if r := get(t, u(base5, size)); r.Status != 200 {
@@ -1374,7 +1379,7 @@ func TestE2EDiskCache(t *testing.T) {
 		if len(files()) < 3 {
 			t.Fatalf("disk tier holds %v; want the three variants", files())
 		}
-		r, err := server.ParseRevocations([]string{cops + "/tile_224"})
+		r, err := thumburl.ParseRevocations([]string{cops + "/tile_224"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1384,7 +1389,7 @@ func TestE2EDiskCache(t *testing.T) {
 				t.Errorf("revoked size still on disk: %s", f)
 			}
 		}
-		if r, _ := server.ParseRevocations([]string{cops}); r != nil {
+		if r, _ := thumburl.ParseRevocations([]string{cops}); r != nil {
 			srv.SetRevocations(r)
 		}
 		if left := files(); len(left) != 0 {
@@ -1453,7 +1458,7 @@ func TestE2ERevocation(t *testing.T) {
 	sg := newSigner(t, []string{keyA}, false)
 	tr := newCounting(false)
 	opts := defaultOptions()
-	opts.Caches = server.Caches{Memory: cache.NewMemory(64 << 20)}
+	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
 	srv, base := startServer(t, sharedIx, sg, tr, opts)
 	cops := hashOf(t, "cops.jpg")
 	u := func(size string) string {
@@ -1467,7 +1472,7 @@ func TestE2ERevocation(t *testing.T) {
 	}
 	revoke := func(entries ...string) {
 		t.Helper()
-		r, err := server.ParseRevocations(entries)
+		r, err := thumburl.ParseRevocations(entries)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -32,7 +33,7 @@ func failure(err error) (status int, body string) {
 		return he.Code, http.StatusText(he.Code)
 	case errors.Is(err, thumburl.ErrMalformed):
 		return http.StatusBadRequest, "malformed URL"
-	case errors.Is(err, transform.ErrUnknownSize):
+	case errors.Is(err, variant.ErrUnknownSize):
 		return http.StatusBadRequest, "unknown size"
 	case errors.Is(err, errCustomTooLarge):
 		return http.StatusBadRequest, "size too large"

@@ -19,7 +19,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -163,11 +163,11 @@ func kindServer(t *testing.T) (string, func(rel, size string) string) {
 func TestE2EEveryKindEverySize(t *testing.T) {
 	_, url := kindServer(t)
 	for _, k := range kinds {
-		for _, s := range transform.Sizes {
-			if s.Mode == transform.Original {
+		for _, s := range variant.Sizes {
+			if s.Mode == variant.Original {
 				continue
 			}
-			if s.Mode == transform.Fit && s.Width > 2048 && k.w < 1000 {
+			if s.Mode == variant.Fit && s.Width > 2048 && k.w < 1000 {
 				continue // same output as fit_2048 for these small inputs
 			}
 			t.Run(k.name+"/"+s.Name, func(t *testing.T) {
@@ -184,7 +184,7 @@ func TestE2EEveryKindEverySize(t *testing.T) {
 				if !near(img.Width(), w, 1) || !near(img.Height(), h, 1) {
 					t.Errorf("%dx%d, want %dx%d", img.Width(), img.Height(), w, h)
 				}
-				if b := img.Bands(); b != 3 && !(s.Mode == transform.Colors && b == 4) {
+				if b := img.Bands(); b != 3 && !(s.Mode == variant.Colors && b == 4) {
 					t.Errorf("%d bands", b)
 				}
 			})

@@ -41,6 +41,7 @@ import (
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 const (
@@ -136,7 +137,7 @@ func runMain(m *testing.M) int {
 			fileHash[rel] = st.sum
 		}
 	}
-	ix, err := storage.Open(dir, maxFileBytes, discard)
+	ix, err := storage.Open(dir, storage.Options{MaxFileSize: maxFileBytes, Log: discard})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup: open index:", err)
 		return 2
@@ -348,7 +349,7 @@ func startServerLog(t testing.TB, ix *storage.Index, sg *signing.Signer, tr serv
 // openIndex indexes dir with a fresh storage.Index.
 func openIndex(t testing.TB, dir string) *storage.Index {
 	t.Helper()
-	ix, err := storage.Open(dir, maxFileBytes, discard)
+	ix, err := storage.Open(dir, storage.Options{MaxFileSize: maxFileBytes, Log: discard})
 	if err != nil {
 		t.Fatalf("storage.Open: %v", err)
 	}
@@ -378,7 +379,7 @@ func newCounting(gated bool) *countingTransformer {
 	return c
 }
 
-func (c *countingTransformer) Transform(ctx context.Context, src []byte, s transform.Size, f transform.Format) (*transform.Image, error) {
+func (c *countingTransformer) Transform(ctx context.Context, src []byte, s variant.Size, f variant.Format) (*transform.Image, error) {
 	c.calls.Add(1)
 	select {
 	case c.entered <- struct{}{}:
@@ -495,8 +496,8 @@ func cleanErrorBody(body string) error {
 
 // expectedDims is what the service must produce for size s of an upright
 // w x h original.
-func expectedDims(s transform.Size, w, h int) (int, int) {
-	if s.Mode != transform.Fit {
+func expectedDims(s variant.Size, w, h int) (int, int) {
+	if s.Mode != variant.Fit {
 		return s.Width, s.Height
 	}
 	scale := math.Min(math.Min(float64(s.Width)/float64(w), float64(s.Height)/float64(h)), 1)

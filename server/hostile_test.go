@@ -35,12 +35,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/server"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // hostileEnv is one server over the hostile folder, with its admin handler
@@ -517,18 +519,11 @@ func buildHostile(t *testing.T) *hostileFixture {
 
 	// Indexed with the production probe (transform.Probe with max_frames);
 	// a bound on the scan turns a hang into a failure.
-	ix, err := storage.Open(f.dir, maxFileBytes, discard)
+	ix, err := storage.Open(f.dir, storage.Options{MaxFileSize: maxFileBytes, Probe: app.Probe(transform.DefaultMaxFrames), Log: discard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	ix.Probe = func(head []byte) (int, int, time.Time) {
-		info, err := transform.Probe(head, transform.DefaultMaxFrames)
-		if err != nil {
-			return 0, 0, time.Time{}
-		}
-		return info.Width, info.Height, info.Taken
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, f.scanE = ix.Scan(ctx, 0)
@@ -611,7 +606,7 @@ func TestHostileInputs(t *testing.T) {
 						continue
 					}
 					wrong := map[int][]string{}
-					for _, s := range transform.Sizes {
+					for _, s := range variant.Sizes {
 						r := get(t, env.url(t, f.h(t, rel), s.Name))
 						if r.Status != 415 {
 							wrong[r.Status] = append(wrong[r.Status], s.Name)
@@ -657,7 +652,7 @@ func TestHostileInputs(t *testing.T) {
 			// Each needs more than half the budget (checked here, so the
 			// case really makes them queue), all fit alone: requested at
 			// once, they wait for memory in turn instead of failing.
-			tile, _ := transform.ParseSize("tile_224")
+			tile, _ := variant.ParseSize("tile_224")
 			rels := []string{"fits0.png", "fits1.png", "fits2.png"}
 			for _, rel := range rels {
 				b, err := os.ReadFile(filepath.Join(f.dir, rel))
@@ -709,9 +704,9 @@ func TestHostileInputs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, _ := transform.ParseSize("fit_7680")
+			s, _ := variant.ParseSize("fit_7680")
 			t0 := time.Now()
-			_, err = realTransformer().Transform(context.Background(), src, s, transform.JPEG)
+			_, err = realTransformer().Transform(context.Background(), src, s, variant.JPEG)
 			t.Logf("unkilled fit_7680 of slow-cmyk.jpg: %v (err %v)", time.Since(t0), err)
 		}
 		opts := defaultOptions()
@@ -721,7 +716,8 @@ func TestHostileInputs(t *testing.T) {
 		// The server's own account of each request, shown if the case fails.
 		var logs logBuffer
 		sg := newSigner(t, []string{keyA}, false)
-		srv, base := startServerLog(t, f.ix, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		jobs := newCounting(false) // counts libvips jobs
+		srv, base := startServerLog(t, f.ix, sg, jobs, opts, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		env := &hostileEnv{srv: srv, base: base, sg: sg, admin: srv.AdminHandler(false)}
 		defer func() {
 			if t.Failed() {
@@ -734,7 +730,7 @@ func TestHostileInputs(t *testing.T) {
 				env.deadlines(t, "render"), env.deadlines(t, "wait"), env.deadlines(t, "remembered"))
 		}
 
-		started := env.srv.Started.Load()
+		started := jobs.calls.Load()
 		r := get(t, u)
 		if r.Status != 503 || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("slow render: %d, Retry-After %q; want 503 with Retry-After", r.Status, r.Header.Get("Retry-After"))
@@ -745,7 +741,7 @@ func TestHostileInputs(t *testing.T) {
 		if !env.idle(t, 10*time.Second) {
 			t.Errorf("libvips was not stopped at the deadline")
 		}
-		if n := env.srv.Started.Load() - started; n != 1 {
+		if n := jobs.calls.Load() - started; n != 1 {
 			t.Errorf("%d libvips jobs started for one request, want 1", n)
 		}
 		if got := env.deadlines(t, "render"); got != 1 {
@@ -753,12 +749,12 @@ func TestHostileInputs(t *testing.T) {
 		}
 
 		// The retry is answered from the remembered failure: no new job.
-		started = env.srv.Started.Load()
+		started = jobs.calls.Load()
 		r = get(t, u)
 		if r.Status != 503 || r.Header.Get("Retry-After") == "" {
 			t.Errorf("retry of the slow render: %d, Retry-After %q; want 503 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 		}
-		if n := env.srv.Started.Load() - started; n != 0 {
+		if n := jobs.calls.Load() - started; n != 0 {
 			t.Errorf("the retry started %d libvips jobs, want 0 (the too-slow failure is remembered)", n)
 		}
 		if got := env.deadlines(t, "remembered"); got != 1 {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -111,43 +112,39 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect reports every tier from its own Stats: the same counters for
+// all, the entry count where a tier keeps one, disk health for disk tiers.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	cs := c.s.opts.Caches
-	counter := func(d *prometheus.Desc, v uint64, tier string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), tier)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	if cs.Memory != nil {
-		st := cs.Memory.Stats()
-		counter(descCacheHits, st.Hits, "memory")
-		counter(descCacheMisses, st.Misses, "memory")
-		counter(descCacheEvicted, st.Evictions, "memory")
-		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(st.Bytes), "memory")
-		ch <- prometheus.MustNewConstMetric(descCacheItems, prometheus.GaugeValue, float64(st.Items))
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	if cs.Disk != nil {
-		st := cs.Disk.Stats()
-		counter(descCacheHits, st.Hits, "disk")
-		counter(descCacheMisses, st.Misses, "disk")
-		counter(descCacheEvicted, st.Evictions, "disk")
-		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(st.Bytes), "disk")
-		ch <- prometheus.MustNewConstMetric(descDiskErrors, prometheus.CounterValue, float64(st.WriteErrors))
-		ch <- prometheus.MustNewConstMetric(descDiskCorrupt, prometheus.CounterValue, float64(st.Corrupt))
-		deg := 0.0
-		if st.Degraded {
-			deg = 1
+	for _, t := range c.s.opts.Tiers {
+		st, name := t.Stats(), t.Name()
+		counter(descCacheHits, st.Hits, name)
+		counter(descCacheMisses, st.Misses, name)
+		counter(descCacheEvicted, st.Evictions, name)
+		gauge(descCacheBytes, float64(st.Bytes), name)
+		if st.Items >= 0 {
+			gauge(descCacheItems, float64(st.Items))
 		}
-		ch <- prometheus.MustNewConstMetric(descDiskDegraded, prometheus.GaugeValue, deg)
-	}
-	if cs.PhotoPrism != nil {
-		h, m := cs.PhotoPrism.Counts()
-		counter(descCacheHits, h, "photoprism")
-		counter(descCacheMisses, m, "photoprism")
+		if st.OnDisk {
+			counter(descDiskErrors, st.WriteErrors)
+			counter(descDiskCorrupt, st.Corrupt)
+			deg := 0.0
+			if st.Degraded {
+				deg = 1
+			}
+			gauge(descDiskDegraded, deg)
+		}
 	}
 }
 
 // sizeLabel keeps the size label bounded: named sizes as themselves, every
 // custom size (fit_WxH, tile_N, screen_WxH) as "custom".
-func sizeLabel(s transform.Size) string {
+func sizeLabel(s variant.Size) string {
 	if s.Custom {
 		return "custom"
 	}
@@ -167,7 +164,7 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 				break
 			}
 		}
-		if s, err := transform.ParseSize(name); err == nil {
+		if s, err := variant.ParseSize(name); err == nil {
 			size = sizeLabel(s)
 		}
 	case "/v/:hash/:token/:format":

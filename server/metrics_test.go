@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
@@ -30,7 +30,7 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 
 var namedSizes = func() map[string]bool {
 	m := map[string]bool{}
-	for _, s := range transform.Sizes {
+	for _, s := range variant.Sizes {
 		m[s.Name] = true
 	}
 	return m

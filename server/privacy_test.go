@@ -148,12 +148,12 @@ func TestPrivacyEveryOutputOfEveryInput(t *testing.T) {
 		opts := defaultOptions()
 		opts.Negotiate = true
 		if memory {
-			opts.Caches.Memory = cache.NewMemory(64 << 20)
+			opts.Tiers = append(opts.Tiers, cache.NewMemory(64<<20))
 		}
 		if disk {
-			opts.Caches.Disk = cache.OpenDisk(diskDir, 64<<20, discard)
+			opts.Tiers = append(opts.Tiers, cache.OpenDisk(diskDir, 64<<20, opts.Fingerprint, discard))
 		}
-		opts.Caches.Derive = derive
+		opts.Derive = derive
 		_, base := startServerLog(t, ix, sg, realTransformer(), opts, log)
 		return base
 	}

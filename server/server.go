@@ -24,16 +24,18 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/thumbd/thumbd/budget"
+	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
 
 // Transformer makes variants; the seam lets tests count libvips jobs.
 type Transformer interface {
-	Transform(ctx context.Context, src []byte, s transform.Size, f transform.Format) (*transform.Image, error)
+	Transform(ctx context.Context, src []byte, s variant.Size, f variant.Format) (*transform.Image, error)
 }
 
 // Options are the server's settings.
@@ -41,10 +43,15 @@ type Options struct {
 	Workers        int
 	QueueLength    int
 	RequestTimeout time.Duration
-	MaxSize        transform.Limit
+	MaxSize        variant.Limit
 	// Fingerprint identifies the transform settings in ETags.
 	Fingerprint string
-	Caches      Caches
+	// Tiers are the result caches, cheapest first (see cache.Tier).
+	Tiers []cache.Tier
+	// Derive makes small variants from a cached larger fit_* variant of the
+	// same photo in the memory tier instead of decoding the original (see
+	// derivable).
+	Derive bool
 	// CustomMax is the largest edge of a custom size; 0 refuses them all.
 	CustomMax int
 	// Negotiate picks AVIF, WebP or JPEG from Accept for URLs without an
@@ -71,7 +78,7 @@ type Server struct {
 	echo     *echo.Echo
 	index    *storage.Index
 	signer   atomic.Pointer[signing.Signer]
-	revoked  atomic.Pointer[Revocations]
+	revoked  atomic.Pointer[thumburl.Revocations]
 	tr       Transformer
 	opts     Options
 	log      *slog.Logger
@@ -79,9 +86,8 @@ type Server struct {
 	flight   singleflight.Group
 	now      func() time.Time
 	metrics  *metrics
-	fp8      string // short settings fingerprint for disk cache names
+	mem      *cache.Memory // the memory tier, if any (derive reads it)
 	ready    atomic.Bool
-	Started  atomic.Int64 // libvips jobs started; tests read it
 	waiting  atomic.Int64 // requests waiting on a render (collapsed or not)
 	failures *failures
 	scrubs   scrubCache
@@ -115,10 +121,13 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	s := &Server{index: ix, tr: tr, opts: opts, log: log, limit: newLimiter(opts.Workers, opts.QueueLength), now: time.Now}
 	s.failures = newFailures(opts.FailureTTL, func() time.Time { return s.now() })
 	s.signer.Store(signer)
-	s.revoked.Store(&Revocations{})
+	s.revoked.Store(&thumburl.Revocations{})
 	s.metrics = newMetrics(s)
-	fp := sha256.Sum256([]byte(opts.Fingerprint))
-	s.fp8 = hex.EncodeToString(fp[:4])
+	for _, t := range opts.Tiers {
+		if m, ok := t.(*cache.Memory); ok && s.mem == nil {
+			s.mem = m
+		}
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -194,35 +203,24 @@ func (s *Server) thumb(c echo.Context) error {
 	if req.Size.Custom && max(req.Size.Width, req.Size.Height) > s.opts.CustomMax {
 		return errCustomTooLarge
 	}
-	if req.Token == signing.PublicToken && (req.Size.Mode == transform.Original || req.Size.Custom) {
+	if req.Token == signing.PublicToken && (req.Size.Mode == variant.Original || req.Size.Custom) {
 		// Public mode opens the named thumbnails only: not full-resolution
 		// originals, and not arbitrary sizes that would multiply the work.
 		return signing.ErrBadToken
 	}
-	expires, err := s.signer.Load().Verify(req.Hash, req.Size.Name, req.Token, s.now())
-	if err != nil {
-		return err
-	}
-	if s.revoked.Load().Revoked(req.Hash, req.Size.Name) {
-		return errRevoked
-	}
-	orig, err := s.index.Lookup(ctx, req.Hash)
+	orig, err := s.open(c, req.Hash, req.Size.Name, req.Token)
 	if err != nil {
 		return err
 	}
 	size := s.opts.MaxSize.Clamp(req.Size)
 
 	h := c.Response().Header()
-	if s.opts.Negotiate && !req.Explicit && size.Mode != transform.Colors && size.Mode != transform.Original {
+	if s.opts.Negotiate && !req.Explicit && size.Mode != variant.Colors && size.Mode != variant.Original {
 		// No extension in the URL: pick the best format the client takes.
 		// The same URL now has several representations, so caches must key
 		// on Accept too.
 		req.Format = negotiate(c.Request().Header.Get("Accept"))
 		h.Set("Vary", "Accept")
-	}
-	h.Set("Cache-Control", s.cacheControl(expires))
-	if !expires.IsZero() {
-		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
 	}
 	// A variant's bytes depend on where they were made (from the original,
 	// derived from a larger variant, or PhotoPrism's rendering); each source
@@ -256,9 +254,33 @@ func (s *Server) thumb(c echo.Context) error {
 	return err
 }
 
+// open is what every signed route does first: verify the token for
+// (hash, name), refuse a revoked link, find the original, and set the
+// caching headers an answer to a valid link carries (immutable, or until
+// the link expires).
+func (s *Server) open(c echo.Context, hash, name, token string) (storage.Original, error) {
+	expires, err := s.signer.Load().Verify(hash, name, token, s.now())
+	if err != nil {
+		return storage.Original{}, err
+	}
+	if s.revoked.Load().Revoked(hash, name) {
+		return storage.Original{}, errRevoked
+	}
+	orig, err := s.index.Lookup(c.Request().Context(), hash)
+	if err != nil {
+		return storage.Original{}, err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", s.cacheControl(expires))
+	if !expires.IsZero() {
+		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
+	}
+	return orig, nil
+}
+
 // etag names the bytes: same original, variant, settings and source give
 // the same tag on every replica and after restarts.
-func (s *Server) etag(hash string, size transform.Size, f transform.Format, source string) string {
+func (s *Server) etag(hash string, size variant.Size, f variant.Format, source string) string {
 	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + s.opts.Fingerprint + "\x00" + source))
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
@@ -279,7 +301,7 @@ func (s *Server) cacheControl(expires time.Time) string {
 // negotiate picks AVIF, then WebP, then JPEG from an Accept header. Only
 // explicit mentions count: browsers that take AVIF say so. A type with
 // q=0 (in any spelling: 0, 0.0, 0.000) is refused, as RFC 9110 says.
-func negotiate(accept string) transform.Format {
+func negotiate(accept string) variant.Format {
 	avif, webp := false, false
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -295,11 +317,11 @@ func negotiate(accept string) transform.Format {
 	}
 	switch {
 	case avif:
-		return transform.AVIF
+		return variant.AVIF
 	case webp:
-		return transform.WebP
+		return variant.WebP
 	}
-	return transform.JPEG
+	return variant.JPEG
 }
 
 // quality reads the q parameter of one Accept element (1 when absent, 0

@@ -10,77 +10,38 @@ import (
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
-// Caches are the optional result tiers, checked in this order. A nil tier
-// is off.
-type Caches struct {
-	Memory     *cache.Memory
-	Disk       *cache.Disk
-	PhotoPrism *cache.PhotoPrism
-	// Derive makes small variants from a cached larger fit_* variant of the
-	// same photo instead of decoding the original (see derivable).
-	Derive bool
-}
-
-// Cache outcomes, as logged and counted.
+// Cache outcomes, as logged and counted; a hit in a tier is the tier's
+// name ("memory" is logged as "hit").
 const (
-	outcomeHit        = "hit"
-	outcomeDisk       = "disk"
-	outcomePhotoPrism = "photoprism"
-	outcomeMiss       = "miss"
-	outcomeDerived    = "derived"
-	outcomeShared     = "shared"
-	outcomeFailed     = "failed" // a remembered failure of this original
+	outcomeHit     = "hit"
+	outcomeMiss    = "miss"
+	outcomeDerived = "derived"
+	outcomeShared  = "shared"
+	outcomeFailed  = "failed" // a remembered failure of this original
 )
 
-// variantKey names a variant in the memory tier: <hash>_<size>.<ext>,
-// where ext is the requested format.
-func variantKey(hash string, size transform.Size, f transform.Format) string {
-	return hash + "_" + size.Name + "." + f.Ext()
-}
-
-// diskKey names a variant on disk. The settings fingerprint is part of it,
-// so a quality or pipeline change never serves old bytes under a new ETag.
-func (s *Server) diskKey(hash string, size transform.Size, f transform.Format) string {
-	return hash + "_" + size.Name + "_" + s.fp8 + "." + f.Ext()
-}
-
-// fromEntry rebuilds an image from a memory entry, with its real format.
-func fromEntry(e cache.Entry, requested transform.Format) *transform.Image {
-	f, ok := transform.FormatFromExt(e.Ext)
-	if !ok {
-		f = requested
+// hitOutcome is the outcome of a hit in tier t.
+func hitOutcome(t cache.Tier) string {
+	if t.Name() == "memory" {
+		return outcomeHit
 	}
-	return &transform.Image{Bytes: e.Body, Width: e.Width, Height: e.Height, Format: f, Source: e.Source}
+	return t.Name()
 }
 
 // variant returns the encoded variant from the cheapest place that has it.
-func (s *Server) variant(ctx context.Context, orig storage.Original, size transform.Size, f transform.Format) (*transform.Image, string, error) {
-	key := variantKey(orig.Hash, size, f)
-	c := s.opts.Caches
-	if c.Memory != nil {
-		if e, ok := c.Memory.Get(key); ok {
-			return fromEntry(e, f), outcomeHit, nil
-		}
-	}
-	// The disk and PhotoPrism tiers hold files whose format is their
-	// extension; originals (format known only from the file) skip them.
-	onDisk := size.Mode != transform.Original
-	if c.Disk != nil && onDisk {
-		if b, ok := c.Disk.Get(s.diskKey(orig.Hash, size, f)); ok {
-			img := &transform.Image{Bytes: b, Format: f}
-			s.remember(key, img)
-			return img, outcomeDisk, nil
-		}
-	}
-	if c.PhotoPrism != nil {
-		if w, h, method, ext, ok := photoPrismName(size, f); ok {
-			if b, ok := c.PhotoPrism.Get(orig.Hash, w, h, method, ext); ok {
-				img := &transform.Image{Bytes: b, Format: f, Source: SourcePhotoPrism}
-				s.remember(key, img)
-				return img, outcomePhotoPrism, nil
+func (s *Server) variant(ctx context.Context, orig storage.Original, size variant.Size, f variant.Format) (*transform.Image, string, error) {
+	key := cache.Key{Hash: orig.Hash, Size: size, Format: f}
+	for i, t := range s.opts.Tiers {
+		if e, ok := t.Get(key); ok {
+			img := fromEntry(e)
+			// Promote to the cheaper tiers in front of this one.
+			for _, front := range s.opts.Tiers[:i] {
+				front.Put(key, e)
 			}
+			return img, hitOutcome(t), nil
 		}
 	}
 
@@ -92,7 +53,7 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		img     *transform.Image
 		outcome string
 	}
-	ch := s.flight.DoChan(key, func() (any, error) {
+	ch := s.flight.DoChan(orig.Hash+"/"+size.Name+"."+f.Ext(), func() (any, error) {
 		// Detached from any one caller so a client hanging up does not fail
 		// the others; bounded by the request timeout all the same.
 		// Same deadline as the request that started it, so a render that
@@ -108,9 +69,9 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 			return nil, err
 		}
 		defer release()
-		src, outcome, source := s.derivable(orig.Hash, size, f), outcomeDerived, SourceDerived
+		src, outcome, source := s.derivable(orig.Hash, size, f), outcomeDerived, cache.SourceDerived
 		if src == nil {
-			source = SourceOriginal
+			source = sourceOriginal
 			if src, err = s.source(jctx, orig); err != nil {
 				err = slowJob(jctx, err)
 				s.failures.record(orig, err)
@@ -118,7 +79,6 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 			}
 			outcome = outcomeMiss
 		}
-		s.Started.Add(1)
 		t0 := time.Now()
 		img, err := s.tr.Transform(jctx, src, size, f)
 		if err != nil {
@@ -130,11 +90,9 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 		}
 		s.metrics.transform.WithLabelValues(sizeLabel(size), f.Ext()).Observe(time.Since(t0).Seconds())
 		img.Source = source
-		s.remember(key, img)
-		if c.Disk != nil && onDisk && source == SourceOriginal && img.Format == f {
-			// Only renders from the original go to disk: the disk tier keeps
-			// no record of the source, and the ETag must match the bytes.
-			c.Disk.Put(s.diskKey(orig.Hash, size, f), img.Bytes)
+		e := cache.Entry{Body: img.Bytes, Width: img.Width, Height: img.Height, Format: img.Format, Source: img.Source}
+		for _, t := range s.opts.Tiers {
+			t.Put(key, e)
 		}
 		return result{img, outcome}, nil
 	})
@@ -169,28 +127,24 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size transf
 // job to report that it was stopped.
 const stopGrace = 2 * time.Second
 
-// remember keeps a variant in the memory tier.
-func (s *Server) remember(key string, img *transform.Image) {
-	if m := s.opts.Caches.Memory; m != nil {
-		m.Put(key, cache.Entry{Body: img.Bytes, Width: img.Width, Height: img.Height, Source: img.Source, Ext: img.Format.Ext()})
-	}
+// fromEntry rebuilds an image from a cache entry.
+func fromEntry(e cache.Entry) *transform.Image {
+	return &transform.Image{Bytes: e.Body, Width: e.Width, Height: e.Height, Format: e.Format, Source: e.Source}
 }
 
-// Sources of a variant's bytes; each has its own ETag.
-const (
-	SourceOriginal   = ""
-	SourceDerived    = "derived"
-	SourcePhotoPrism = "photoprism"
-)
+// sourceOriginal marks bytes rendered from the original itself.
+const sourceOriginal = ""
 
 // sources lists the sources this server can produce, for If-None-Match.
 func (s *Server) sources() []string {
-	out := []string{SourceOriginal}
-	if s.opts.Caches.Derive && s.opts.Caches.Memory != nil {
-		out = append(out, SourceDerived)
+	out := []string{sourceOriginal}
+	if s.mem != nil && s.opts.Derive {
+		out = append(out, cache.SourceDerived)
 	}
-	if s.opts.Caches.PhotoPrism != nil {
-		out = append(out, SourcePhotoPrism)
+	for _, t := range s.opts.Tiers {
+		if src, ok := t.(interface{ Source() string }); ok {
+			out = append(out, src.Source())
+		}
 	}
 	return out
 }
@@ -206,19 +160,19 @@ const deriveFactor = 2
 // upright and in sRGB, so the pipeline treats them like any original; a
 // variant smaller than needed is never used, so nothing is upscaled past
 // the original's real pixels.
-func (s *Server) derivable(hash string, size transform.Size, f transform.Format) []byte {
-	c := s.opts.Caches
+func (s *Server) derivable(hash string, size variant.Size, f variant.Format) []byte {
+	m := s.mem
 	// Fit variants are flattened JPEGs: only JPEG outputs, which are
 	// flattened anyway, may come from them (a PNG tile keeps its alpha).
-	if !c.Derive || c.Memory == nil || f != transform.JPEG || size.Mode == transform.Original || size.Mode == transform.Colors {
+	if !s.opts.Derive || m == nil || f != variant.JPEG || size.Mode == variant.Original || size.Mode == variant.Colors {
 		return nil
 	}
-	for _, cand := range transform.Sizes {
-		if cand.Mode != transform.Fit || cand.Name == size.Name {
+	for _, cand := range variant.Sizes {
+		if cand.Mode != variant.Fit || cand.Name == size.Name {
 			continue
 		}
-		e, ok := c.Memory.Peek(variantKey(hash, cand, transform.JPEG))
-		if !ok || e.Width == 0 || e.Height == 0 || e.Ext != "jpg" {
+		e, ok := m.Peek(cache.Key{Hash: hash, Size: cand, Format: variant.JPEG})
+		if !ok || e.Width == 0 || e.Height == 0 || e.Format != variant.JPEG {
 			continue
 		}
 		if enough(e.Width, e.Height, cand, size) {
@@ -230,11 +184,11 @@ func (s *Server) derivable(hash string, size transform.Size, f transform.Format)
 
 // enough reports whether a fit variant of w x h (made for box cand) has
 // deriveFactor times the pixels target needs.
-func enough(w, h int, cand, target transform.Size) bool {
+func enough(w, h int, cand, target variant.Size) bool {
 	switch target.Mode {
-	case transform.Colors:
+	case variant.Colors:
 		return true
-	case transform.Fit:
+	case variant.Fit:
 		// The variant must not have been limited by a box smaller than the
 		// target's, or the fit would differ from one of the original.
 		return cand.Width >= deriveFactor*target.Width && cand.Height >= deriveFactor*target.Height &&
@@ -242,23 +196,4 @@ func enough(w, h int, cand, target transform.Size) bool {
 	default: // cover crops need the short side
 		return min(w, h) >= deriveFactor*target.Width
 	}
-}
-
-// photoPrismName maps a size to PhotoPrism's file name parts.
-func photoPrismName(size transform.Size, f transform.Format) (w, h int, method, ext string, ok bool) {
-	switch size.Mode {
-	case transform.Colors:
-		return size.Width, size.Height, "resize", "png", f == transform.PNG
-	case transform.Tile:
-		method = "center"
-	case transform.Left:
-		method = "left"
-	case transform.Right:
-		method = "right"
-	case transform.Fit:
-		method = "fit"
-	default: // originals are never in PhotoPrism's thumbnail cache
-		return 0, 0, "", "", false
-	}
-	return size.Width, size.Height, method, "jpg", f == transform.JPEG
 }

@@ -2,6 +2,8 @@ package storage_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,7 +28,7 @@ func copyTo(t *testing.T, dir string, names ...string) {
 
 func openIx(t *testing.T, dir string) *storage.Index {
 	t.Helper()
-	ix, err := storage.Open(dir, 0, slog.New(slog.DiscardHandler))
+	ix, err := storage.Open(dir, storage.Options{MaxFileSize: 0, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestIndexFileSkipsUnchangedFiles(t *testing.T) {
 	if err != nil || st.Hashed != 1 || st.Reused != 2 {
 		t.Fatalf("after a change: %+v, %v; want 1 hashed, 2 reused", st, err)
 	}
-	h, _ := storage.HashPath(dir, "cops.jpg")
+	h := hashFile(t, dir, "cops.jpg")
 	if o, err := third.Lookup(ctx, h); err != nil || o.Path != "cops.jpg" {
 		t.Fatalf("changed file not under its new hash: %v", err)
 	}
@@ -104,19 +106,25 @@ func TestWatchPicksUpChanges(t *testing.T) {
 			if _, err := ix.Scan(ctx, 1); err != nil {
 				t.Fatal(err)
 			}
-			go ix.Watch(ctx, tc.interval, tc.inotify, 1, nil)
-			time.Sleep(200 * time.Millisecond) // watches in place
+			rescans := make(chan struct{}, 16)
+			go ix.Watch(ctx, tc.interval, tc.inotify, 1, func(storage.Stats, error) {
+				select {
+				case rescans <- struct{}{}:
+				default:
+				}
+			})
+			if tc.inotify {
+				<-rescans // the catch-up rescan: the watches are in place
+			}
 
-			diceHash, _ := storage.HashPath(dir, "dice.png")
-			copHash, _ := storage.HashPath(dir, "cops.jpg")
+			diceHash, copHash := hashFile(t, dir, "dice.png"), hashFile(t, dir, "cops.jpg")
 			os.MkdirAll(filepath.Join(dir, "2024"), 0o755)
 			copyTo(t, filepath.Join(dir), "Landscape_1.jpg")
 			os.Rename(filepath.Join(dir, "Landscape_1.jpg"), filepath.Join(dir, "2024", "new.jpg"))
 			os.Remove(filepath.Join(dir, "dice.png"))
 			b, _ := os.ReadFile(filepath.Join("..", "testdata", "photos", "Landscape_3.jpg"))
 			os.WriteFile(filepath.Join(dir, "cops.jpg"), b, 0o644)
-			newHash, _ := storage.HashPath(dir, "2024/new.jpg")
-			changedHash, _ := storage.HashPath(dir, "cops.jpg")
+			newHash, changedHash := hashFile(t, dir, "2024/new.jpg"), hashFile(t, dir, "cops.jpg")
 
 			deadline := time.Now().Add(15 * time.Second)
 			for time.Now().Before(deadline) {
@@ -132,4 +140,15 @@ func TestWatchPicksUpChanges(t *testing.T) {
 			t.Fatalf("index did not follow the changes: %d entries", ix.Len())
 		})
 	}
+}
+
+// hashFile is the SHA-1 of a file, as the index names it.
+func hashFile(t *testing.T, dir, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:])
 }

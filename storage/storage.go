@@ -140,10 +140,8 @@ type Index struct {
 	lastScan   Stats
 	lastScanAt time.Time
 
-	// Progress, if set, is called every two seconds during a scan.
-	Progress func(done, total int)
-	// Probe, if set, fills Width, Height and Taken at index time.
-	Probe Probe
+	probe    Probe
+	progress func(done, total int)
 
 	version atomic.Int64 // bumped whenever the set of originals changes
 }
@@ -151,8 +149,20 @@ type Index struct {
 // Version changes whenever the index does, so callers can cache views of it.
 func (ix *Index) Version() int64 { return ix.version.Load() }
 
+// Options are an index's settings, fixed when it is opened.
+type Options struct {
+	// MaxFileSize skips larger files at index time (0 = no limit).
+	MaxFileSize int64
+	// Probe, if set, fills Width, Height and Taken at index time.
+	Probe Probe
+	// Progress, if set, is called every two seconds during a scan.
+	Progress func(done, total int)
+	// Log receives warnings; nil discards them.
+	Log *slog.Logger
+}
+
 // Open prepares an index over dir; call Scan to fill it.
-func Open(dir string, maxFileSize int64, log *slog.Logger) (*Index, error) {
+func Open(dir string, opts Options) (*Index, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -161,7 +171,12 @@ func Open(dir string, maxFileSize int64, log *slog.Logger) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Index{dir: abs, root: root, log: log, maxFileSize: maxFileSize, byHash: map[string]Original{}}, nil
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Index{dir: abs, root: root, log: log, maxFileSize: opts.MaxFileSize, probe: opts.Probe, progress: opts.Progress,
+		byHash: map[string]Original{}}, nil
 }
 
 // Close releases the folder handle.
@@ -311,8 +326,8 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 			byHash[r.o.Hash] = r.o
 		case <-tick.C:
 			ix.log.Info("index: progress", "done", done.Load(), "of", len(paths))
-			if ix.Progress != nil {
-				ix.Progress(int(done.Load()), len(paths))
+			if ix.progress != nil {
+				ix.progress(int(done.Load()), len(paths))
 			}
 		}
 	}
@@ -327,8 +342,8 @@ finished:
 	ix.lastScan, ix.lastScanAt = st, time.Now()
 	ix.version.Add(1)
 	ix.mu.Unlock()
-	if ix.Progress != nil {
-		ix.Progress(len(paths), len(paths))
+	if ix.progress != nil {
+		ix.progress(len(paths), len(paths))
 	}
 	return st, nil
 }
@@ -341,6 +356,11 @@ func (ix *Index) unchanged(p string) (Original, bool) {
 	o, ok := ix.known[p]
 	ix.mu.RUnlock()
 	if !ok {
+		return Original{}, false
+	}
+	if ix.probe != nil && o.Width == 0 && IsImageName(p) {
+		// An entry from an index file written without a probe: hash it
+		// again so it gains its dimensions and date.
 		return Original{}, false
 	}
 	fi, err := ix.root.Stat(p)
@@ -364,7 +384,7 @@ func (ix *Index) hashFile(p string) (Original, error) {
 	h := sha1.New()
 	var head bytes.Buffer
 	var src io.Reader = f
-	if ix.Probe != nil && IsImageName(p) {
+	if ix.probe != nil && IsImageName(p) {
 		src = io.TeeReader(f, &limitedWriter{&head, probeHead})
 	}
 	n, err := io.Copy(h, src)
@@ -376,7 +396,7 @@ func (ix *Index) hashFile(p string) (Original, error) {
 	}
 	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime(), ID: idOf(fi)}
 	if head.Len() > 0 {
-		o.Width, o.Height, o.Taken = ix.Probe(head.Bytes())
+		o.Width, o.Height, o.Taken = ix.probe(head.Bytes())
 	}
 	return o, nil
 }
@@ -551,56 +571,47 @@ func (ix *Index) forget(o Original) {
 	ix.log.Warn("index: original changed or removed; dropped", "hash", o.Hash, "path", o.Path)
 }
 
-// ReadPath reads one file inside dir (p absolute, or relative to dir)
-// through an os.Root, without scanning the folder; the sign command uses
-// it. It returns the path relative to dir and the bytes.
-func ReadPath(dir, p string) (string, []byte, error) {
-	absDir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", nil, err
+// Resolve turns p (absolute, or relative to the originals folder) into
+// the slash-separated path inside the folder, symlinks in the folder's own
+// path resolved; a path outside it is an error.
+func (ix *Index) Resolve(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return filepath.ToSlash(filepath.Clean(p)), nil
 	}
-	rel := p
-	if filepath.IsAbs(p) {
-		rel, err = filepath.Rel(absDir, p)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return "", nil, fmt.Errorf("%s is not inside the originals folder %s", p, absDir)
+	root, err := filepath.EvalSymlinks(ix.dir)
+	if err != nil {
+		root = ix.dir
+	}
+	abs := filepath.Clean(p)
+	// Resolve the folder part the caller spelled through a symlink (the
+	// last element stays: os.Root decides what it may open).
+	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(d, filepath.Base(abs))
+	}
+	for _, r := range []string{root, ix.dir} {
+		rel, err := filepath.Rel(r, abs)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel), nil
 		}
 	}
-	ix, err := Open(absDir, 0, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return "", nil, err
-	}
-	defer ix.Close()
-	rel = filepath.ToSlash(filepath.Clean(rel))
-	f, err := ix.openRegular(rel)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", p, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return rel, b, nil
+	return "", fmt.Errorf("%s is not inside the originals folder %s", p, ix.dir)
 }
 
-// HashPath hashes one file inside dir (see ReadPath).
-func HashPath(dir, p string) (string, error) {
-	_, b, err := ReadPath(dir, p)
-	if err != nil {
-		return "", err
+// File hashes and probes one file, as a scan would, without scanning the
+// folder or adding it to the index (sign uses it). p is absolute or
+// relative to the folder; it is opened through the root, so nothing
+// outside the folder is read.
+func (ix *Index) File(ctx context.Context, p string) (Original, error) {
+	if err := ctx.Err(); err != nil {
+		return Original{}, err
 	}
-	sum := sha1.Sum(b)
-	return hex.EncodeToString(sum[:]), nil
-}
-
-// ReadOriginal reads an indexed original's bytes as they are on disk now
-// (for tools; the server uses Read, which also re-checks the hash).
-func (ix *Index) ReadOriginal(o Original) ([]byte, error) {
-	f, err := ix.openRegular(o.Path)
+	rel, err := ix.Resolve(p)
 	if err != nil {
-		return nil, err
+		return Original{}, err
 	}
-	defer f.Close()
-	return io.ReadAll(f)
+	o, err := ix.hashFile(rel)
+	if err == nil && ix.maxFileSize > 0 && o.Size > ix.maxFileSize {
+		return Original{}, fmt.Errorf("%s: %w: %d bytes", p, ErrTooLarge, o.Size)
+	}
+	return o, err
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func write(t *testing.T, dir, rel string, b []byte) {
 
 func open(t *testing.T, dir string, maxFileSize int64) *storage.Index {
 	t.Helper()
-	ix, err := storage.Open(dir, maxFileSize, slog.New(slog.DiscardHandler))
+	ix, err := storage.Open(dir, storage.Options{MaxFileSize: maxFileSize, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
@@ -547,7 +548,9 @@ func TestReadLimitsAndContext(t *testing.T) {
 	})
 }
 
-func TestHashPath(t *testing.T) {
+// File hashes one path inside the folder, absolute or relative, and
+// nothing outside it.
+func TestFile(t *testing.T) {
 	lib := newLibrary(t)
 	cops := readPhoto(t, "cops.jpg")
 	before := snapshot(t, lib.root)
@@ -576,23 +579,23 @@ func TestHashPath(t *testing.T) {
 		{"outside repo file", photos, "../../go.mod", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := storage.HashPath(tc.dir, tc.path)
+			o, err := open(t, tc.dir, 0).File(context.Background(), tc.path)
 			if tc.want == "" {
 				if err == nil {
-					t.Fatalf("HashPath(%q, %q) = %q; want an error", tc.dir, tc.path, got)
+					t.Fatalf("File(%q, %q) = %+v; want an error", tc.dir, tc.path, o)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("HashPath(%q, %q): %v", tc.dir, tc.path, err)
+				t.Fatalf("File(%q, %q): %v", tc.dir, tc.path, err)
 			}
-			if got != tc.want {
-				t.Errorf("HashPath = %s; want %s", got, tc.want)
+			if o.Hash != tc.want || strings.HasPrefix(o.Path, "/") || strings.Contains(o.Path, "..") {
+				t.Errorf("File = %+v; want hash %s and a path inside the folder", o, tc.want)
 			}
 		})
 	}
 	if after := snapshot(t, lib.root); !reflect.DeepEqual(before, after) {
-		t.Errorf("HashPath changed the folder")
+		t.Errorf("File changed the folder")
 	}
 }
 
@@ -646,7 +649,7 @@ func TestReadReindexesChangedFile(t *testing.T) {
 	if err := os.WriteFile(p, a, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := storage.Open(dir, 0, slog.New(slog.DiscardHandler))
+	ix, err := storage.Open(dir, storage.Options{MaxFileSize: 0, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 // interval; it works on NFS/SMB mounts, where inotify sees nothing) and,
 // if inotify is true, a rescan shortly after the kernel reports a change.
 // A rescan stats every file and hashes only new or changed ones; removed
-// files stop being served. done is called after each rescan.
+// files stop being served. done is called after each rescan, the first
+// time right after the inotify watches are in place.
 func (ix *Index) Watch(ctx context.Context, interval time.Duration, inotify bool, workers int, done func(Stats, error)) {
 	var tick <-chan time.Time
 	if interval > 0 {
@@ -38,6 +39,14 @@ func (ix *Index) Watch(ctx context.Context, interval time.Duration, inotify bool
 		return
 	}
 	var debounce <-chan time.Time
+	if w != nil {
+		// Catch up once the watches are in place: anything that changed
+		// between the start-up scan and now raised no event.
+		st, err := ix.Scan(ctx, workers)
+		if done != nil {
+			done(st, err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // ErrMalformed marks a path that cannot name a variant (400).
@@ -16,11 +16,11 @@ var ErrMalformed = errors.New("malformed request")
 
 // Request is a parsed thumbnail URL.
 type Request struct {
-	Hash  string         // 40 lowercase hex digits
-	Token string         // unverified
-	Size  transform.Size // the size the token covers (before clamping)
+	Hash  string       // 40 lowercase hex digits
+	Token string       // unverified
+	Size  variant.Size // the size the token covers (before clamping)
 	// Format is the output encoding; Explicit says the URL named it.
-	Format   transform.Format
+	Format   variant.Format
 	Explicit bool
 }
 
@@ -38,12 +38,12 @@ func IsHash(s string) bool {
 	return true
 }
 
-var extFormats = map[string]transform.Format{
-	"jpg":  transform.JPEG,
-	"jpeg": transform.JPEG,
-	"png":  transform.PNG,
-	"webp": transform.WebP,
-	"avif": transform.AVIF,
+var extFormats = map[string]variant.Format{
+	"jpg":  variant.JPEG,
+	"jpeg": variant.JPEG,
+	"png":  variant.PNG,
+	"webp": variant.WebP,
+	"avif": variant.AVIF,
 }
 
 // Parse validates the three path segments. It checks shape only; the token
@@ -66,23 +66,23 @@ func Parse(hash, token, size string) (Request, error) {
 // ParseSizeSegment reads the size segment, <size>[.ext]: the size, the
 // output format, and whether the extension chose it. The sign command and
 // the link picker validate sizes with it too.
-func ParseSizeSegment(seg string) (transform.Size, transform.Format, bool, error) {
-	name, f, explicit := seg, transform.JPEG, false
+func ParseSizeSegment(seg string) (variant.Size, variant.Format, bool, error) {
+	name, f, explicit := seg, variant.JPEG, false
 	if base, ext, ok := strings.Cut(seg, "."); ok {
 		var known bool
 		if f, known = extFormats[ext]; !known {
-			return transform.Size{}, 0, false, fmt.Errorf("%w: extension %.10q", transform.ErrUnknownSize, ext)
+			return variant.Size{}, 0, false, fmt.Errorf("%w: extension %.10q", variant.ErrUnknownSize, ext)
 		}
 		name, explicit = base, true
 	}
-	s, err := transform.ParseSize(name)
+	s, err := variant.ParseSize(name)
 	if err != nil {
-		return transform.Size{}, 0, false, err
+		return variant.Size{}, 0, false, err
 	}
-	if s.Mode == transform.Colors {
+	if s.Mode == variant.Colors {
 		// colors is 3x3 PNG whatever the extension says (PhotoPrism's rule);
 		// deciding it here keeps cache keys and Content-Type truthful.
-		f = transform.PNG
+		f = variant.PNG
 	}
 	return s, f, explicit, nil
 }
@@ -95,23 +95,4 @@ func VideoPath(hash, token, format string) string {
 // Path builds /t/<hash>/<token>/<size>.
 func Path(hash, token, size string) string {
 	return "/t/" + hash + "/" + token + "/" + size
-}
-
-// ParseRevocation reads a revocation entry: <sha1> (every size) or
-// <sha1>/<size> (one size; an extension is ignored). size is "" for a
-// whole photo.
-func ParseRevocation(entry string) (hash, size string, err error) {
-	hash, size, hasSize := strings.Cut(strings.TrimSpace(entry), "/")
-	hash = strings.ToLower(hash)
-	if !IsHash(hash) {
-		return "", "", fmt.Errorf("%q is not a 40-hex SHA1 (want <sha1> or <sha1>/<size>)", entry)
-	}
-	if !hasSize {
-		return hash, "", nil
-	}
-	size, _, _ = strings.Cut(size, ".")
-	if _, err := transform.ParseSize(size); err != nil {
-		return "", "", fmt.Errorf("%q: unknown size %q", entry, size)
-	}
-	return hash, size, nil
 }

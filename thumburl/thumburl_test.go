@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/thumbd/thumbd/thumburl"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 const (
@@ -18,21 +18,21 @@ const (
 func TestParseAllSizesAndExtensions(t *testing.T) {
 	exts := []struct {
 		ext      string
-		format   transform.Format
+		format   variant.Format
 		explicit bool
 	}{
-		{"", transform.JPEG, false},
-		{".jpg", transform.JPEG, true},
-		{".jpeg", transform.JPEG, true},
-		{".png", transform.PNG, true},
-		{".webp", transform.WebP, true},
-		{".avif", transform.AVIF, true},
+		{"", variant.JPEG, false},
+		{".jpg", variant.JPEG, true},
+		{".jpeg", variant.JPEG, true},
+		{".png", variant.PNG, true},
+		{".webp", variant.WebP, true},
+		{".avif", variant.AVIF, true},
 	}
-	if len(transform.SizeNames()) < 18 {
-		t.Fatalf("SizeNames() = %v; want the 18 PhotoPrism sizes", transform.SizeNames())
+	if len(variant.SizeNames()) < 18 {
+		t.Fatalf("SizeNames() = %v; want the 18 PhotoPrism sizes", variant.SizeNames())
 	}
-	for _, name := range transform.SizeNames() {
-		want, err := transform.ParseSize(name)
+	for _, name := range variant.SizeNames() {
+		want, err := variant.ParseSize(name)
 		if err != nil {
 			t.Fatalf("ParseSize(%q): %v", name, err)
 		}
@@ -50,7 +50,7 @@ func TestParseAllSizesAndExtensions(t *testing.T) {
 				}
 				wantFormat := e.format
 				if name == "colors" {
-					wantFormat = transform.PNG // colors is always PNG
+					wantFormat = variant.PNG // colors is always PNG
 				}
 				if r.Format != wantFormat {
 					t.Errorf("Format = %v; want %v", r.Format, wantFormat)
@@ -66,13 +66,13 @@ func TestParseAllSizesAndExtensions(t *testing.T) {
 func TestParseColorsFormat(t *testing.T) {
 	for _, tc := range []struct {
 		size     string
-		format   transform.Format
+		format   variant.Format
 		explicit bool
 	}{
-		{"colors", transform.PNG, false},
-		{"colors.png", transform.PNG, true},
-		{"colors.jpg", transform.PNG, true}, // the extension does not change colors' format
-		{"tile_50", transform.JPEG, false},
+		{"colors", variant.PNG, false},
+		{"colors.png", variant.PNG, true},
+		{"colors.jpg", variant.PNG, true}, // the extension does not change colors' format
+		{"tile_50", variant.JPEG, false},
 	} {
 		r, err := thumburl.Parse(hash, tok, tc.size)
 		if err != nil {
@@ -103,24 +103,24 @@ func TestParseInvalid(t *testing.T) {
 		{"token 65 chars", hash, strings.Repeat("a", 65), "tile_500", thumburl.ErrMalformed},
 		{"token 1000 chars", hash, strings.Repeat("a", 1000), "tile_500", thumburl.ErrMalformed},
 		{"bad hash wins over bad size", hash[:39], tok, "nope", thumburl.ErrMalformed},
-		{"size empty", hash, tok, "", transform.ErrUnknownSize},
-		{"size unknown", hash, tok, "square_500", transform.ErrUnknownSize},
-		{"size unknown tile suffix", hash, tok, "tile_x1", transform.ErrUnknownSize},
-		{"size custom leading zero", hash, tok, "tile_0501", transform.ErrUnknownSize},
-		{"size custom zero", hash, tok, "tile_0", transform.ErrUnknownSize},
-		{"size custom too large", hash, tok, "tile_99999", transform.ErrUnknownSize},
-		{"size custom fit without height", hash, tok, "fit_800x", transform.ErrUnknownSize},
-		{"size custom signed", hash, tok, "tile_+500", transform.ErrUnknownSize},
-		{"size uppercase", hash, tok, "TILE_500", transform.ErrUnknownSize},
-		{"size fit_999", hash, tok, "fit_999", transform.ErrUnknownSize},
-		{"size trailing space", hash, tok, "tile_500 ", transform.ErrUnknownSize},
-		{"size unknown with ext", hash, tok, "square_500.jpg", transform.ErrUnknownSize},
-		{"ext unknown", hash, tok, "tile_500.gif", transform.ErrUnknownSize},
-		{"ext uppercase", hash, tok, "tile_500.JPG", transform.ErrUnknownSize},
-		{"ext empty", hash, tok, "tile_500.", transform.ErrUnknownSize},
-		{"ext double", hash, tok, "tile_500.jpg.png", transform.ErrUnknownSize},
-		{"ext only", hash, tok, ".jpg", transform.ErrUnknownSize},
-		{"ext long", hash, tok, "tile_500." + strings.Repeat("x", 500), transform.ErrUnknownSize},
+		{"size empty", hash, tok, "", variant.ErrUnknownSize},
+		{"size unknown", hash, tok, "square_500", variant.ErrUnknownSize},
+		{"size unknown tile suffix", hash, tok, "tile_x1", variant.ErrUnknownSize},
+		{"size custom leading zero", hash, tok, "tile_0501", variant.ErrUnknownSize},
+		{"size custom zero", hash, tok, "tile_0", variant.ErrUnknownSize},
+		{"size custom too large", hash, tok, "tile_99999", variant.ErrUnknownSize},
+		{"size custom fit without height", hash, tok, "fit_800x", variant.ErrUnknownSize},
+		{"size custom signed", hash, tok, "tile_+500", variant.ErrUnknownSize},
+		{"size uppercase", hash, tok, "TILE_500", variant.ErrUnknownSize},
+		{"size fit_999", hash, tok, "fit_999", variant.ErrUnknownSize},
+		{"size trailing space", hash, tok, "tile_500 ", variant.ErrUnknownSize},
+		{"size unknown with ext", hash, tok, "square_500.jpg", variant.ErrUnknownSize},
+		{"ext unknown", hash, tok, "tile_500.gif", variant.ErrUnknownSize},
+		{"ext uppercase", hash, tok, "tile_500.JPG", variant.ErrUnknownSize},
+		{"ext empty", hash, tok, "tile_500.", variant.ErrUnknownSize},
+		{"ext double", hash, tok, "tile_500.jpg.png", variant.ErrUnknownSize},
+		{"ext only", hash, tok, ".jpg", variant.ErrUnknownSize},
+		{"ext long", hash, tok, "tile_500." + strings.Repeat("x", 500), variant.ErrUnknownSize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := thumburl.Parse(tc.hash, tc.token, tc.size)
@@ -130,8 +130,8 @@ func TestParseInvalid(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Parse error %v; want errors.Is %v", err, tc.want)
 			}
-			other := transform.ErrUnknownSize
-			if tc.want == transform.ErrUnknownSize {
+			other := variant.ErrUnknownSize
+			if tc.want == variant.ErrUnknownSize {
 				other = thumburl.ErrMalformed
 			}
 			if errors.Is(err, other) {
@@ -150,11 +150,11 @@ func TestParseInvalid(t *testing.T) {
 func TestParseCustomSizes(t *testing.T) {
 	for _, tc := range []struct {
 		size string
-		want transform.Size
+		want variant.Size
 	}{
-		{"tile_501", transform.Size{Name: "tile_501", Width: 501, Height: 501, Mode: transform.Tile, Custom: true}},
-		{"tile_501.webp", transform.Size{Name: "tile_501", Width: 501, Height: 501, Mode: transform.Tile, Custom: true}},
-		{"fit_800x600", transform.Size{Name: "fit_800x600", Width: 800, Height: 600, Mode: transform.Fit, Custom: true}},
+		{"tile_501", variant.Size{Name: "tile_501", Width: 501, Height: 501, Mode: variant.Tile, Custom: true}},
+		{"tile_501.webp", variant.Size{Name: "tile_501", Width: 501, Height: 501, Mode: variant.Tile, Custom: true}},
+		{"fit_800x600", variant.Size{Name: "fit_800x600", Width: 800, Height: 600, Mode: variant.Fit, Custom: true}},
 	} {
 		r, err := thumburl.Parse(hash, tok, tc.size)
 		if err != nil {
@@ -208,11 +208,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(strings.ToUpper(hash), tok, "tile_50")
 	f.Add(hash[:39], "", "fit_720")
 	f.Add(hash, strings.Repeat("t", 65), "fit_720")
-	names := transform.SizeNames()
+	names := variant.SizeNames()
 	f.Fuzz(func(t *testing.T, h, token, size string) {
 		r, err := thumburl.Parse(h, token, size)
 		if err != nil {
-			if !errors.Is(err, thumburl.ErrMalformed) && !errors.Is(err, transform.ErrUnknownSize) {
+			if !errors.Is(err, thumburl.ErrMalformed) && !errors.Is(err, variant.ErrUnknownSize) {
 				t.Fatalf("error %v is neither ErrMalformed nor ErrUnknownSize", err)
 			}
 			return
@@ -230,10 +230,10 @@ func FuzzParse(f *testing.F) {
 			if !r.Size.Custom {
 				t.Fatalf("Size.Name %q is neither one of %v nor a custom size", r.Size.Name, names)
 			}
-			if r.Size.Width < 1 || r.Size.Height < 1 || r.Size.Width > transform.MaxCustomEdge || r.Size.Height > transform.MaxCustomEdge {
-				t.Fatalf("custom size %+v outside 1..%d", r.Size, transform.MaxCustomEdge)
+			if r.Size.Width < 1 || r.Size.Height < 1 || r.Size.Width > variant.MaxCustomEdge || r.Size.Height > variant.MaxCustomEdge {
+				t.Fatalf("custom size %+v outside 1..%d", r.Size, variant.MaxCustomEdge)
 			}
-			if again, err := transform.ParseSize(r.Size.Name); err != nil || again != r.Size {
+			if again, err := variant.ParseSize(r.Size.Name); err != nil || again != r.Size {
 				t.Fatalf("custom size %q does not round-trip: %+v, %v", r.Size.Name, again, err)
 			}
 		} else if r.Size.Custom {

@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"github.com/thumbd/thumbd/variant"
+
 	"context"
 	"os"
 	"testing"
@@ -28,9 +30,9 @@ func BenchmarkVsThumbnail(b *testing.B) {
 			b.Fatal(err)
 		}
 		name := bc.file[:4] + "/" + bc.size
-		s, _ := ParseSize(bc.size)
+		s, _ := variant.ParseSize(bc.size)
 		crop, sizing := vips.InterestingCentre, vips.SizeBoth
-		if s.Mode == Fit {
+		if s.Mode == variant.Fit {
 			crop, sizing = vips.InterestingNone, vips.SizeDown
 		}
 		b.Run(name, func(b *testing.B) {
@@ -46,7 +48,7 @@ func BenchmarkVsThumbnail(b *testing.B) {
 				}
 				img.Close()
 				t1 := time.Now()
-				if _, err := tr.Transform(context.Background(), src, s, JPEG); err != nil {
+				if _, err := tr.Transform(context.Background(), src, s, variant.JPEG); err != nil {
 					b.Fatal(err)
 				}
 				base += t1.Sub(t0)

@@ -1,6 +1,9 @@
 package transform
 
-import "github.com/thumbd/thumbd/imagehdr"
+import (
+	"github.com/thumbd/thumbd/imagehdr"
+	"github.com/thumbd/thumbd/variant"
+)
 
 // Decode memory estimates, from the header alone. They are deliberately
 // simple and on the safe side: the budget they feed exists to keep a few
@@ -17,7 +20,7 @@ const (
 
 // DecodeEstimate is the memory variant s of an image with header h is
 // expected to need while decoding and resizing.
-func DecodeEstimate(h imagehdr.Header, s Size) int64 {
+func DecodeEstimate(h imagehdr.Header, s variant.Size) int64 {
 	w, ht := int64(max(h.Width, 1)), int64(max(h.Height, 1))
 	bands := int64(max(h.Bands, 1))
 	bps := int64(1)
@@ -28,7 +31,7 @@ func DecodeEstimate(h imagehdr.Header, s Size) int64 {
 	whole := w * ht * pixel
 
 	var need int64
-	if s.Mode == Original {
+	if s.Mode == variant.Original {
 		switch {
 		case h.Format == imagehdr.JPEG && h.Progressive:
 			return w*ht*bands*2 + minReserve
@@ -59,7 +62,7 @@ func DecodeEstimate(h imagehdr.Header, s Size) int64 {
 		need = w * pixel * windowRows
 	}
 	// The output side: the resized image and its encoder's buffers.
-	ow, oh := OutputSize(s, h.Width, h.Height)
+	ow, oh := variant.OutputSize(s, h.Width, h.Height)
 	need += int64(ow) * int64(oh) * 4
 	return need + minReserve
 }

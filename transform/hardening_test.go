@@ -14,6 +14,7 @@ import (
 
 	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // bigJPEG makes a large baseline JPEG with the vips CLI (a few seconds of
@@ -43,11 +44,11 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 // asserted.
 func TestDeadlineStopsLibvips(t *testing.T) {
 	src := bigJPEG(t, 12000, 8000)
-	tr := transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, Crop: transform.CropAttention})
+	tr := transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, Crop: variant.CropAttention})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	img, err := tr.Transform(ctx, src, size(t, "fit_7680"), transform.WebP)
+	img, err := tr.Transform(ctx, src, size(t, "fit_7680"), variant.WebP)
 	if !errors.Is(err, transform.ErrStopped) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Transform = %v, %v; want ErrStopped wrapping the deadline", img != nil, err)
 	}
@@ -56,7 +57,7 @@ func TestDeadlineStopsLibvips(t *testing.T) {
 	}
 	t.Logf("stopped after %v: %v", time.Since(start), err)
 	// libvips is usable afterwards.
-	if _, err := tr.Transform(context.Background(), photo(t, "cops.jpg"), size(t, "tile_224"), transform.JPEG); err != nil {
+	if _, err := tr.Transform(context.Background(), photo(t, "cops.jpg"), size(t, "tile_224"), variant.JPEG); err != nil {
 		t.Fatalf("next job: %v", err)
 	}
 }
@@ -66,11 +67,11 @@ func TestDeadlineStopsLibvips(t *testing.T) {
 func TestFramesAndDecodeBudget(t *testing.T) {
 	gif := photo(t, "animated.gif") // 10 frames
 	tr := transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, MaxFrames: 5})
-	if _, err := tr.Transform(context.Background(), gif, size(t, "tile_224"), transform.JPEG); !errors.Is(err, transform.ErrTooLarge) {
+	if _, err := tr.Transform(context.Background(), gif, size(t, "tile_224"), variant.JPEG); !errors.Is(err, transform.ErrTooLarge) {
 		t.Errorf("10-frame GIF with max_frames 5: %v; want ErrTooLarge", err)
 	}
 	tr = transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, MaxFrames: 10})
-	if _, err := tr.Transform(context.Background(), gif, size(t, "tile_224"), transform.JPEG); err != nil {
+	if _, err := tr.Transform(context.Background(), gif, size(t, "tile_224"), variant.JPEG); err != nil {
 		t.Errorf("10-frame GIF with max_frames 10: %v", err)
 	}
 
@@ -78,7 +79,7 @@ func TestFramesAndDecodeBudget(t *testing.T) {
 	bomb := interlacedRGBA16(4000, 4000)
 	small := budget.New(16 << 20)
 	tr = transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, Budget: small})
-	if _, err := tr.Transform(context.Background(), bomb, size(t, "tile_224"), transform.JPEG); !errors.Is(err, transform.ErrTooLarge) {
+	if _, err := tr.Transform(context.Background(), bomb, size(t, "tile_224"), variant.JPEG); !errors.Is(err, transform.ErrTooLarge) {
 		t.Errorf("PNG needing more than the whole budget: %v; want ErrTooLarge", err)
 	}
 	// A job that fits waits for room rather than failing, and gives it back.
@@ -88,11 +89,11 @@ func TestFramesAndDecodeBudget(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := tr.Transform(ctx, photo(t, "cops.jpg"), size(t, "tile_224"), transform.JPEG); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := tr.Transform(ctx, photo(t, "cops.jpg"), size(t, "tile_224"), variant.JPEG); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("job while the budget is held: %v; want it to wait until the deadline", err)
 	}
 	hold()
-	if _, err := tr.Transform(context.Background(), photo(t, "cops.jpg"), size(t, "tile_224"), transform.JPEG); err != nil {
+	if _, err := tr.Transform(context.Background(), photo(t, "cops.jpg"), size(t, "tile_224"), variant.JPEG); err != nil {
 		t.Errorf("after release: %v", err)
 	}
 	if small.InUse() != 0 {
@@ -104,7 +105,7 @@ func TestFramesAndDecodeBudget(t *testing.T) {
 func TestEveryFormatStripsEverything(t *testing.T) {
 	src := photo(t, "test_exif_full.jpg") // GPS, Apple camera
 	tr := transform.New(defaultOpts)
-	for _, f := range []transform.Format{transform.JPEG, transform.PNG, transform.WebP, transform.AVIF} {
+	for _, f := range []variant.Format{variant.JPEG, variant.PNG, variant.WebP, variant.AVIF} {
 		for _, name := range []string{"tile_224", "fit_720", "original"} {
 			img, err := tr.Transform(context.Background(), src, size(t, name), f)
 			if err != nil {

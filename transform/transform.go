@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/metastrip"
+	"github.com/thumbd/thumbd/variant"
 )
 
 // Errors callers map to statuses.
@@ -38,61 +38,15 @@ var (
 	ErrPrivate = errors.New("output failed the metadata check")
 )
 
-// Format is an output encoding.
-type Format int
-
-const (
-	JPEG Format = iota
-	PNG
-	WebP
-	AVIF
-)
-
-// ContentType is the MIME type of the encoding.
-func (f Format) ContentType() string {
-	switch f {
-	case PNG:
-		return "image/png"
-	case WebP:
-		return "image/webp"
-	case AVIF:
-		return "image/avif"
-	}
-	return "image/jpeg"
-}
-
-// FormatFromExt maps a canonical extension back to its Format.
-func FormatFromExt(ext string) (Format, bool) {
-	for _, f := range []Format{JPEG, PNG, WebP, AVIF} {
-		if f.Ext() == ext {
-			return f, true
-		}
-	}
-	return JPEG, false
-}
-
-// Ext is the canonical file extension, without a dot.
-func (f Format) Ext() string {
-	switch f {
-	case PNG:
-		return "png"
-	case WebP:
-		return "webp"
-	case AVIF:
-		return "avif"
-	}
-	return "jpg"
-}
-
 // Options are the encoding and safety settings; they are part of every
 // variant's identity (see Options.Fingerprint).
 type Options struct {
 	JPEGQuality      int // above SmallEdge px
 	JPEGQualitySmall int // at or below SmallEdge px
 	MaxMegapixels    int // header check before decoding; 0 = no limit
-	Crop             Crop
+	Crop             variant.Crop
 	// Background fills transparent areas in JPEG output; nil is white.
-	Background *vips.Color
+	Background *variant.Color
 	// Per-format settings; zero means the defaults below.
 	WebPQuality int // 1-100, default 80
 	WebPEffort  int // 0 (fastest) - 6, default 4
@@ -112,46 +66,12 @@ func orDefault(v, d int) int {
 	return v
 }
 
-// Crop picks what a centred tile keeps: the centre, or libvips' smart crops
-// (entropy: the busiest region; attention: skin tones, saturation, edges),
-// which cut fewer heads off portraits.
-type Crop string
-
-const (
-	CropCentre    Crop = "centre"
-	CropEntropy   Crop = "entropy"
-	CropAttention Crop = "attention"
-)
-
-// ParseColor reads "#rrggbb" (or "rrggbb") for the JPEG background.
-func ParseColor(s string) (*vips.Color, error) {
-	h := strings.TrimPrefix(s, "#")
-	if len(h) != 6 {
-		return nil, fmt.Errorf("%q; want #rrggbb", s)
-	}
-	b, err := hex.DecodeString(h)
-	if err != nil {
-		return nil, fmt.Errorf("%q; want #rrggbb", s)
-	}
-	return &vips.Color{R: b[0], G: b[1], B: b[2]}, nil
-}
-
-// ParseCrop validates a crop name ("" means centre).
-func ParseCrop(s string) (Crop, error) {
-	switch Crop(s) {
-	case "", CropCentre, "center":
-		return CropCentre, nil
-	case CropEntropy, CropAttention:
-		return Crop(s), nil
-	}
-	return "", fmt.Errorf("%q; want centre, entropy or attention", s)
-}
-
-func (c Crop) interesting() vips.Interesting {
+// interesting maps a crop mode to libvips' crop strategy.
+func interesting(c variant.Crop) vips.Interesting {
 	switch c {
-	case CropEntropy:
+	case variant.CropEntropy:
 		return vips.InterestingEntropy
-	case CropAttention:
+	case variant.CropAttention:
 		return vips.InterestingAttention
 	}
 	return vips.InterestingCentre
@@ -170,10 +90,10 @@ const PipelineVersion = "5"
 
 // Fingerprint identifies the options in ETags.
 func (o Options) Fingerprint() string {
-	crop, _ := ParseCrop(string(o.Crop))
-	bg := "ffffff"
+	crop, _ := variant.ParseCrop(string(o.Crop))
+	bg := variant.White.Hex()
 	if o.Background != nil {
-		bg = fmt.Sprintf("%02x%02x%02x", o.Background.R, o.Background.G, o.Background.B)
+		bg = o.Background.Hex()
 	}
 	return fmt.Sprintf("p%s-q%d-s%d-%s-w%d.%d-a%d.%d-b%s", PipelineVersion, o.JPEGQuality, o.JPEGQualitySmall, crop,
 		orDefault(o.WebPQuality, 80), orDefault(o.WebPEffort, 4), orDefault(o.AVIFQuality, 60), orDefault(o.AVIFEffort, 2), bg)
@@ -184,7 +104,7 @@ type Image struct {
 	Bytes  []byte
 	Width  int
 	Height int
-	Format Format
+	Format variant.Format
 	// Source says where the bytes were made from when not the original
 	// (set by the caller; part of the ETag).
 	Source string
@@ -243,7 +163,7 @@ func Loaders() map[string]bool {
 // limits, and the decode memory the header implies is reserved from the
 // process-wide budget (waiting for room, or ErrTooLarge if it could never
 // fit). While libvips works, the deadline can stop it (see killer).
-func (t *Transformer) Transform(ctx context.Context, src []byte, s Size, f Format) (*Image, error) {
+func (t *Transformer) Transform(ctx context.Context, src []byte, s variant.Size, f variant.Format) (*Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -322,8 +242,8 @@ func (t *Transformer) reserve(ctx context.Context, need int64) (func(), error) {
 	return release, err
 }
 
-func (t *Transformer) run(ctx context.Context, k *killer, src []byte, typ vips.ImageType, s Size, f Format) (*Image, error) {
-	if s.Mode == Original {
+func (t *Transformer) run(ctx context.Context, k *killer, src []byte, typ vips.ImageType, s variant.Size, f variant.Format) (*Image, error) {
+	if s.Mode == variant.Original {
 		return t.original(k, src, typ)
 	}
 	img, err := t.thumbnail(k, src, typ, s)
@@ -367,7 +287,7 @@ func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Imag
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
-		return checked(&Image{Bytes: b, Width: w, Height: h, Format: JPEG})
+		return checked(&Image{Bytes: b, Width: w, Height: h, Format: variant.JPEG})
 	case vips.ImageTypePNG:
 		if err := verifyDecode(k, hdr); err != nil {
 			return nil, err
@@ -376,10 +296,9 @@ func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Imag
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
-		return checked(&Image{Bytes: b, Width: w, Height: h, Format: PNG})
+		return checked(&Image{Bytes: b, Width: w, Height: h, Format: variant.PNG})
 	}
-	if typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF {
-		// Already upright from libheif; see thumbnail.
+	if selfOriented(typ) {
 		err = hdr.RemoveOrientation()
 	} else {
 		err = hdr.AutoRotate()
@@ -401,7 +320,24 @@ func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Imag
 	if buf, err = metastrip.PNG(buf); err != nil {
 		return nil, fmt.Errorf("strip png: %w", err)
 	}
-	return checked(&Image{Bytes: buf, Width: hdr.Width(), Height: hdr.Height(), Format: PNG})
+	return checked(&Image{Bytes: buf, Width: hdr.Width(), Height: hdr.Height(), Format: variant.PNG})
+}
+
+// selfOriented reports whether the format's decoder hands over pixels
+// already upright: libheif applies HEIF's own rotation and mirror boxes,
+// and the EXIF orientation tag it leaves must not be applied again.
+func selfOriented(typ vips.ImageType) bool {
+	return typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF
+}
+
+// orientation is the EXIF orientation (1-8) the pipeline must still
+// apply to img: the one rule for thumbnails, screen boxes, shrink-on-load
+// and probed dimensions.
+func orientation(img *vips.ImageRef, typ vips.ImageType) int {
+	if selfOriented(typ) {
+		return 1
+	}
+	return img.Orientation()
 }
 
 // verifyJPEG decodes a JPEG at 1/8 scale to find damage a pass-through
@@ -445,7 +381,7 @@ func importParams() *vips.ImportParams {
 	return p
 }
 
-func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s Size) (*vips.ImageRef, error) {
+func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s variant.Size) (*vips.ImageRef, error) {
 	// Header only: libvips loads lazily, so this costs no pixel decoding.
 	hdr, err := vips.LoadImageFromBuffer(src, importParams())
 	if err != nil {
@@ -453,26 +389,27 @@ func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s Siz
 	}
 	w, h := hdr.Width(), hdr.Height()
 
-	orientation := hdr.Orientation()
-	if s.Mode == Screen {
-		s = screenBox(s, w, h, orientation, typ)
+	orientation := orientation(hdr, typ)
+	if s.Mode == variant.Screen {
+		uw, uh := variant.Upright(w, h, orientation)
+		s = variant.ScreenBox(s, uw, uh)
 	}
 
 	crop, sizing := vips.InterestingNone, vips.SizeDown
 	switch s.Mode {
-	case Tile:
-		crop, sizing = t.opts.Crop.interesting(), vips.SizeBoth
-	case Left:
+	case variant.Tile:
+		crop, sizing = interesting(t.opts.Crop), vips.SizeBoth
+	case variant.Left:
 		crop, sizing = vips.InterestingLow, vips.SizeBoth
-	case Right:
+	case variant.Right:
 		crop, sizing = vips.InterestingHigh, vips.SizeBoth
-	case Colors:
+	case variant.Colors:
 		sizing = vips.SizeForce
 	}
 
-	if typ == vips.ImageTypeHEIF || typ == vips.ImageTypeAVIF {
-		// libheif hands over pixels already upright; drop the orientation tag
-		// so the thumbnail does not rotate them a second time. HEIF has no
+	if selfOriented(typ) {
+		// Drop the orientation tag so the thumbnail does not rotate the
+		// pixels a second time (see selfOriented). HEIF has no
 		// shrink-on-load in the JPEG sense, so thumbnailing the loaded image
 		// costs nothing extra.
 		if err := hdr.RemoveOrientation(); err != nil {
@@ -517,39 +454,21 @@ func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s Siz
 	return img, nil
 }
 
-// screenBox turns a screen_<W>x<H> box to match the upright photo: a
-// landscape photo gets the long side across, a portrait one down.
-func screenBox(s Size, w, h, orientation int, typ vips.ImageType) Size {
-	if orientation >= 5 && orientation <= 8 && typ != vips.ImageTypeHEIF && typ != vips.ImageTypeAVIF {
-		w, h = h, w
-	}
-	long, short := max(s.Width, s.Height), min(s.Width, s.Height)
-	s.Mode = Fit
-	if w >= h {
-		s.Width, s.Height = long, short
-	} else {
-		s.Width, s.Height = short, long
-	}
-	return s
-}
-
 // jpegShrink is the largest libjpeg scale denominator (1, 2, 4, 8) that
 // still leaves at least as many pixels as the output needs in each
 // direction, so nothing is ever upscaled from a shrunk decode.
-func jpegShrink(w, h, orientation int, s Size) int {
-	if orientation >= 5 && orientation <= 8 {
-		w, h = h, w // the box applies to the upright image
-	}
+func jpegShrink(w, h, orientation int, s variant.Size) int {
+	w, h = variant.Upright(w, h, orientation) // the box applies to the upright image
 	if w <= 0 || h <= 0 {
 		return 1
 	}
 	fw, fh := float64(s.Width)/float64(w), float64(s.Height)/float64(h)
 	var sx, sy float64 // final scale factors per axis
 	switch s.Mode {
-	case Fit:
+	case variant.Fit:
 		f := min(fw, fh, 1)
 		sx, sy = f, f
-	case Colors:
+	case variant.Colors:
 		sx, sy = fw, fh
 	default: // cover crops
 		f := max(fw, fh)
@@ -630,16 +549,16 @@ func iccSpace(profile []byte) string {
 	return string(profile[16:20])
 }
 
-func (t *Transformer) encode(k *killer, img *vips.ImageRef, s Size, f Format) (*Image, error) {
-	if s.Mode == Colors {
-		f = PNG
+func (t *Transformer) encode(k *killer, img *vips.ImageRef, s variant.Size, f variant.Format) (*Image, error) {
+	if s.Mode == variant.Colors {
+		f = variant.PNG
 	}
-	if f == JPEG && img.HasAlpha() {
-		bg := t.opts.Background
-		if bg == nil {
-			bg = &vips.Color{R: 255, G: 255, B: 255}
+	if f == variant.JPEG && img.HasAlpha() {
+		bg := variant.White
+		if t.opts.Background != nil {
+			bg = *t.opts.Background
 		}
-		if err := img.Flatten(bg); err != nil {
+		if err := img.Flatten(&vips.Color{R: bg.R, G: bg.G, B: bg.B}); err != nil {
 			return nil, fmt.Errorf("flatten: %w", err)
 		}
 	}
@@ -655,11 +574,11 @@ func (t *Transformer) encode(k *killer, img *vips.ImageRef, s Size, f Format) (*
 		err error
 	)
 	switch f {
-	case PNG:
+	case variant.PNG:
 		buf, _, err = img.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 6})
-	case WebP:
+	case variant.WebP:
 		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: orDefault(t.opts.WebPQuality, 80), ReductionEffort: orDefault(t.opts.WebPEffort, 4)})
-	case AVIF:
+	case variant.AVIF:
 		// govips applies Effort only with a Bitdepth set. AVIF effort 2 keeps
 		// encoding within a few times JPEG's cost; higher efforts are far slower.
 		buf, _, err = img.ExportAvif(&vips.AvifExportParams{StripMetadata: true, Quality: orDefault(t.opts.AVIFQuality, 60), Effort: orDefault(t.opts.AVIFEffort, 2), Bitdepth: 8})
@@ -680,7 +599,7 @@ func (t *Transformer) encode(k *killer, img *vips.ImageRef, s Size, f Format) (*
 		// while the encoder runs; that is the input's fault, hence 415.
 		return nil, fmt.Errorf("%w: encode %s: %s", ErrUnsupported, f.Ext(), firstLine(err.Error()))
 	}
-	if f == WebP {
+	if f == variant.WebP {
 		// Belt and braces for the saver above: remove EXIF/XMP chunks.
 		if buf, err = metastrip.WebP(buf); err != nil {
 			return nil, fmt.Errorf("strip webp: %w", err)
@@ -721,10 +640,14 @@ func Probe(src []byte, maxFrames int) (Info, error) {
 	// just to read its header.
 	// (src may be only the start of the file, so a parse error here is not
 	// a verdict.)
-	if h, err := imagehdr.Parse(src, maxFrames); err == nil && h.Frames > maxFrames {
-		return Info{}, fmt.Errorf("%w: more than %d frames", ErrTooLarge, maxFrames)
-	}
 	typ := vips.DetermineImageType(src)
+	if h, err := imagehdr.Parse(src, maxFrames); err == nil {
+		if h.Frames > maxFrames {
+			return Info{}, fmt.Errorf("%w: more than %d frames", ErrTooLarge, maxFrames)
+		}
+		// imagehdr knows HEIF brands (heix, ...) that govips' sniffing does not.
+		typ = vipsType[h.Format]
+	}
 	if typ == vips.ImageTypeUnknown || !vips.IsTypeSupported(typ) {
 		return Info{}, ErrUnsupported
 	}
@@ -734,9 +657,7 @@ func Probe(src []byte, maxFrames int) (Info, error) {
 	}
 	defer hdr.Close()
 	info := Info{Width: hdr.Width(), Height: hdr.Height()}
-	if o := hdr.Orientation(); o >= 5 && o <= 8 && typ != vips.ImageTypeHEIF && typ != vips.ImageTypeAVIF {
-		info.Width, info.Height = info.Height, info.Width
-	}
+	info.Width, info.Height = variant.Upright(info.Width, info.Height, orientation(hdr, typ))
 	// libvips renders EXIF strings as "2018:09:18 15:01:24 (2018:09:18 ..., ASCII, ...)".
 	if v := hdr.GetString("exif-ifd2-DateTimeOriginal"); len(v) >= 19 {
 		if t, err := time.Parse("2006:01:02 15:04:05", v[:19]); err == nil {
@@ -744,22 +665,4 @@ func Probe(src []byte, maxFrames int) (Info, error) {
 		}
 	}
 	return info, nil
-}
-
-// OutputSize is the size variant s of a w x h (upright) original will have.
-// Custom, screen and crop modes included; 0x0 if unknown.
-func OutputSize(s Size, w, h int) (int, int) {
-	if w <= 0 || h <= 0 {
-		return 0, 0
-	}
-	switch s.Mode {
-	case Original:
-		return w, h
-	case Tile, Left, Right, Colors:
-		return s.Width, s.Height
-	case Screen:
-		s = screenBox(s, w, h, 1, vips.ImageTypeJPEG)
-	}
-	f := min(float64(s.Width)/float64(w), float64(s.Height)/float64(h), 1)
-	return max(1, int(float64(w)*f+0.5)), max(1, int(float64(h)*f+0.5))
 }

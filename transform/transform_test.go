@@ -21,6 +21,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 func TestMain(m *testing.M) {
@@ -39,9 +40,9 @@ func photo(t testing.TB, name string) []byte {
 	return b
 }
 
-func size(t testing.TB, name string) transform.Size {
+func size(t testing.TB, name string) variant.Size {
 	t.Helper()
-	s, err := transform.ParseSize(name)
+	s, err := variant.ParseSize(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,131 +84,14 @@ func decode(t testing.TB, b []byte) decoded {
 	return d
 }
 
-func run(t testing.TB, opts transform.Options, src []byte, sizeName string, f transform.Format) (*transform.Image, error) {
+func run(t testing.TB, opts transform.Options, src []byte, sizeName string, f variant.Format) (*transform.Image, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	return transform.New(opts).Transform(ctx, src, size(t, sizeName), f)
 }
 
-func TestParseSize(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		want transform.Size
-		ok   bool
-	}{
-		{"colors", transform.Size{Name: "colors", Width: 3, Height: 3, Mode: transform.Colors}, true},
-		{"tile_50", transform.Size{Name: "tile_50", Width: 50, Height: 50, Mode: transform.Tile}, true},
-		{"tile_500", transform.Size{Name: "tile_500", Width: 500, Height: 500, Mode: transform.Tile}, true},
-		{"left_224", transform.Size{Name: "left_224", Width: 224, Height: 224, Mode: transform.Left}, true},
-		{"right_224", transform.Size{Name: "right_224", Width: 224, Height: 224, Mode: transform.Right}, true},
-		{"fit_720", transform.Size{Name: "fit_720", Width: 720, Height: 720, Mode: transform.Fit}, true},
-		{"fit_1920", transform.Size{Name: "fit_1920", Width: 1920, Height: 1200, Mode: transform.Fit}, true},
-		{"fit_7680", transform.Size{Name: "fit_7680", Width: 7680, Height: 4320, Mode: transform.Fit}, true},
-		{"tile_501", transform.Size{Name: "tile_501", Width: 501, Height: 501, Mode: transform.Tile, Custom: true}, true},
-		{"fit_800x600", transform.Size{Name: "fit_800x600", Width: 800, Height: 600, Mode: transform.Fit, Custom: true}, true},
-		{"fit_999", transform.Size{}, false},
-		{"tile_0", transform.Size{}, false},
-		{"tile_007", transform.Size{}, false},
-		{"tile_99999", transform.Size{}, false},
-		{"fit_800x", transform.Size{}, false},
-		{"square_500", transform.Size{}, false},
-		{"tile_500.jpg", transform.Size{}, false},
-		{"Tile_500", transform.Size{}, false},
-		{"", transform.Size{}, false},
-	} {
-		got, err := transform.ParseSize(tc.name)
-		if !tc.ok {
-			if !errors.Is(err, transform.ErrUnknownSize) {
-				t.Errorf("ParseSize(%q) = %+v, %v; want ErrUnknownSize", tc.name, got, err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseSize(%q) = %+v, %v; want %+v", tc.name, got, err, tc.want)
-		}
-	}
-	names := transform.SizeNames()
-	if len(names) != len(transform.Sizes) {
-		t.Fatalf("SizeNames has %d names for %d sizes", len(names), len(transform.Sizes))
-	}
-	seen := map[string]bool{}
-	for i, n := range names {
-		if seen[n] {
-			t.Errorf("duplicate size name %q", n)
-		}
-		seen[n] = true
-		if s, err := transform.ParseSize(n); err != nil || s != transform.Sizes[i] {
-			t.Errorf("ParseSize(%q) = %+v, %v; want %+v", n, s, err, transform.Sizes[i])
-		}
-	}
-	// Clamping relies on fit sizes being listed smallest (by width) first.
-	prev := 0
-	for _, s := range transform.Sizes {
-		if s.Mode == transform.Fit {
-			if s.Width <= prev {
-				t.Errorf("fit size %s not wider than the previous one", s.Name)
-			}
-			prev = s.Width
-		}
-	}
-}
-
-func TestLimit(t *testing.T) {
-	l, err := transform.NewLimit("fit_1920")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ in, want string }{
-		{"fit_7680", "fit_1920"},
-		{"fit_2048", "fit_1920"},
-		{"fit_1920", "fit_1920"},
-		{"fit_1600", "fit_1600"},
-		{"fit_720", "fit_720"},
-		{"tile_500", "tile_500"},
-		{"tile_1080", "tile_1080"},
-		{"left_224", "left_224"},
-		{"colors", "colors"},
-	} {
-		if got := l.Clamp(size(t, tc.in)); got != size(t, tc.want) {
-			t.Errorf("Clamp(%s) = %+v; want %s", tc.in, got, tc.want)
-		}
-	}
-	// The zero Limit and the largest size clamp nothing.
-	var zero transform.Limit
-	maxL, err := transform.NewLimit("fit_7680")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range transform.SizeNames() {
-		if got := zero.Clamp(size(t, n)); got.Name != n {
-			t.Errorf("zero Limit clamps %s to %s", n, got.Name)
-		}
-		if got := maxL.Clamp(size(t, n)); got.Name != n {
-			t.Errorf("fit_7680 Limit clamps %s to %s", n, got.Name)
-		}
-	}
-	for _, bad := range []string{"tile_500", "colors", "left_224", "fit_999", "", "FIT_1920"} {
-		if _, err := transform.NewLimit(bad); err == nil {
-			t.Errorf("NewLimit(%q) accepted", bad)
-		}
-	}
-}
-
-func TestFormat(t *testing.T) {
-	for _, tc := range []struct {
-		f       transform.Format
-		ct, ext string
-	}{
-		{transform.JPEG, "image/jpeg", "jpg"},
-		{transform.PNG, "image/png", "png"},
-		{transform.WebP, "image/webp", "webp"},
-		{transform.AVIF, "image/avif", "avif"},
-	} {
-		if tc.f.ContentType() != tc.ct || tc.f.Ext() != tc.ext {
-			t.Errorf("Format %d: %s, %s; want %s, %s", tc.f, tc.f.ContentType(), tc.f.Ext(), tc.ct, tc.ext)
-		}
-	}
+func TestFingerprint(t *testing.T) {
 	a := transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78}.Fingerprint()
 	b := transform.Options{JPEGQuality: 84, JPEGQualitySmall: 78}.Fingerprint()
 	c := transform.Options{JPEGQuality: 83, JPEGQualitySmall: 77}.Fingerprint()
@@ -219,42 +103,42 @@ func TestFormat(t *testing.T) {
 func TestDimensions(t *testing.T) {
 	for _, tc := range []struct {
 		file, size string
-		f          transform.Format
+		f          variant.Format
 		w, h       int
 		format     string
 	}{
 		// cops.jpg: 640x426 landscape.
-		{"cops.jpg", "tile_224", transform.JPEG, 224, 224, "jpeg"},
-		{"cops.jpg", "tile_50", transform.JPEG, 50, 50, "jpeg"},
-		{"cops.jpg", "tile_100", transform.JPEG, 100, 100, "jpeg"},
-		{"cops.jpg", "left_224", transform.JPEG, 224, 224, "jpeg"},
-		{"cops.jpg", "right_224", transform.JPEG, 224, 224, "jpeg"},
-		{"cops.jpg", "tile_500", transform.JPEG, 500, 500, "jpeg"},
-		{"cops.jpg", "tile_1080", transform.JPEG, 1080, 1080, "jpeg"}, // tiles upscale
-		{"cops.jpg", "fit_720", transform.JPEG, 640, 426, "jpeg"},     // fits never upscale
-		{"cops.jpg", "fit_1920", transform.JPEG, 640, 426, "jpeg"},
-		{"cops.jpg", "colors", transform.JPEG, 3, 3, "png"}, // colors is always PNG
-		{"cops.jpg", "colors", transform.PNG, 3, 3, "png"},
-		{"cops.jpg", "tile_224", transform.PNG, 224, 224, "png"},
-		{"cops.jpg", "tile_224", transform.WebP, 224, 224, "webp"},
+		{"cops.jpg", "tile_224", variant.JPEG, 224, 224, "jpeg"},
+		{"cops.jpg", "tile_50", variant.JPEG, 50, 50, "jpeg"},
+		{"cops.jpg", "tile_100", variant.JPEG, 100, 100, "jpeg"},
+		{"cops.jpg", "left_224", variant.JPEG, 224, 224, "jpeg"},
+		{"cops.jpg", "right_224", variant.JPEG, 224, 224, "jpeg"},
+		{"cops.jpg", "tile_500", variant.JPEG, 500, 500, "jpeg"},
+		{"cops.jpg", "tile_1080", variant.JPEG, 1080, 1080, "jpeg"}, // tiles upscale
+		{"cops.jpg", "fit_720", variant.JPEG, 640, 426, "jpeg"},     // fits never upscale
+		{"cops.jpg", "fit_1920", variant.JPEG, 640, 426, "jpeg"},
+		{"cops.jpg", "colors", variant.JPEG, 3, 3, "png"}, // colors is always PNG
+		{"cops.jpg", "colors", variant.PNG, 3, 3, "png"},
+		{"cops.jpg", "tile_224", variant.PNG, 224, 224, "png"},
+		{"cops.jpg", "tile_224", variant.WebP, 224, 224, "webp"},
 		// test_exif_full.jpg: stored 4032x3024 with orientation 6, upright 3024x4032.
-		{"test_exif_full.jpg", "tile_224", transform.JPEG, 224, 224, "jpeg"},
-		{"test_exif_full.jpg", "tile_50", transform.JPEG, 50, 50, "jpeg"},
-		{"test_exif_full.jpg", "fit_720", transform.JPEG, 540, 720, "jpeg"},
-		{"test_exif_full.jpg", "fit_1920", transform.JPEG, 900, 1200, "jpeg"},
-		{"test_exif_full.jpg", "fit_1280", transform.JPEG, 768, 1024, "jpeg"},
-		{"test_exif_full.jpg", "colors", transform.PNG, 3, 3, "png"},
+		{"test_exif_full.jpg", "tile_224", variant.JPEG, 224, 224, "jpeg"},
+		{"test_exif_full.jpg", "tile_50", variant.JPEG, 50, 50, "jpeg"},
+		{"test_exif_full.jpg", "fit_720", variant.JPEG, 540, 720, "jpeg"},
+		{"test_exif_full.jpg", "fit_1920", variant.JPEG, 900, 1200, "jpeg"},
+		{"test_exif_full.jpg", "fit_1280", variant.JPEG, 768, 1024, "jpeg"},
+		{"test_exif_full.jpg", "colors", variant.PNG, 3, 3, "png"},
 		// Landscape_6.jpg: stored 1200x1600 with orientation 6, upright 1600x1200.
-		{"Landscape_6.jpg", "fit_720", transform.JPEG, 720, 540, "jpeg"},
-		{"Landscape_6.jpg", "fit_1920", transform.JPEG, 1600, 1200, "jpeg"},
-		{"Landscape_1.jpg", "fit_720", transform.JPEG, 720, 540, "jpeg"},
+		{"Landscape_6.jpg", "fit_720", variant.JPEG, 720, 540, "jpeg"},
+		{"Landscape_6.jpg", "fit_1920", variant.JPEG, 1600, 1200, "jpeg"},
+		{"Landscape_1.jpg", "fit_720", variant.JPEG, 720, 540, "jpeg"},
 		// Other formats.
-		{"dice.png", "tile_224", transform.PNG, 224, 224, "png"},
-		{"dice.png", "fit_720", transform.JPEG, 720, 540, "jpeg"},
-		{"animated.gif", "tile_100", transform.JPEG, 100, 100, "jpeg"},
-		{"rgb.tiff", "fit_720", transform.JPEG, 720, 467, "jpeg"},
-		{"seeding_by_Clements_Engelhardt.jpg", "fit_720", transform.JPEG, 720, 405, "jpeg"},
-		{"seeding_by_Clements_Engelhardt.jpg", "tile_500", transform.JPEG, 500, 500, "jpeg"},
+		{"dice.png", "tile_224", variant.PNG, 224, 224, "png"},
+		{"dice.png", "fit_720", variant.JPEG, 720, 540, "jpeg"},
+		{"animated.gif", "tile_100", variant.JPEG, 100, 100, "jpeg"},
+		{"rgb.tiff", "fit_720", variant.JPEG, 720, 467, "jpeg"},
+		{"seeding_by_Clements_Engelhardt.jpg", "fit_720", variant.JPEG, 720, 405, "jpeg"},
+		{"seeding_by_Clements_Engelhardt.jpg", "tile_500", variant.JPEG, 500, 500, "jpeg"},
 	} {
 		t.Run(tc.file+"/"+tc.size+"."+tc.f.Ext(), func(t *testing.T) {
 			img, err := run(t, defaultOpts, photo(t, tc.file), tc.size, tc.f)
@@ -285,7 +169,7 @@ func TestAVIF(t *testing.T) {
 	if !vips.IsTypeSupported(vips.ImageTypeAVIF) {
 		t.Skip("no AVIF support in this libvips")
 	}
-	img, err := run(t, defaultOpts, photo(t, "test.avif"), "tile_224", transform.AVIF)
+	img, err := run(t, defaultOpts, photo(t, "test.avif"), "tile_224", variant.AVIF)
 	if err != nil {
 		t.Fatalf("Transform: %v", err)
 	}
@@ -293,7 +177,7 @@ func TestAVIF(t *testing.T) {
 	if d.w != 224 || d.h != 224 || d.format != "avif" {
 		t.Errorf("output %s %dx%d; want avif 224x224", d.format, d.w, d.h)
 	}
-	img, err = run(t, defaultOpts, photo(t, "test.avif"), "fit_720", transform.JPEG)
+	img, err = run(t, defaultOpts, photo(t, "test.avif"), "fit_720", variant.JPEG)
 	if err != nil {
 		t.Fatalf("Transform: %v", err)
 	}
@@ -306,7 +190,7 @@ func TestAVIF(t *testing.T) {
 // with EXIF orientations 1..8; every output must match orientation 1's.
 func TestOrientation(t *testing.T) {
 	for _, sz := range []string{"fit_720", "tile_100", "tile_500", "colors"} {
-		ref, err := run(t, defaultOpts, photo(t, "Landscape_1.jpg"), sz, transform.JPEG)
+		ref, err := run(t, defaultOpts, photo(t, "Landscape_1.jpg"), sz, variant.JPEG)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +211,7 @@ func TestOrientation(t *testing.T) {
 		for n := 2; n <= 8; n++ {
 			name := "Landscape_" + string(rune('0'+n)) + ".jpg"
 			t.Run(sz+"/"+name, func(t *testing.T) {
-				img, err := run(t, defaultOpts, photo(t, name), sz, transform.JPEG)
+				img, err := run(t, defaultOpts, photo(t, name), sz, variant.JPEG)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -399,18 +283,18 @@ func meanDiff(a, b raster) float64 {
 func TestColourAndAlpha(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, size string
-		f                transform.Format
+		f                variant.Format
 		bands            int
 		format           string
 	}{
-		{"CMYK to JPEG", "jpg-32bit-cmyk-icc-swop.jpg", "tile_224", transform.JPEG, 3, "jpeg"},
-		{"CMYK to PNG", "jpg-32bit-cmyk-icc-swop.jpg", "fit_720", transform.PNG, 3, "png"},
-		{"CMYK colors", "jpg-32bit-cmyk-icc-swop.jpg", "colors", transform.PNG, 3, "png"},
-		{"alpha to JPEG is flattened", "dice.png", "tile_224", transform.JPEG, 3, "jpeg"},
-		{"alpha to PNG keeps alpha", "dice.png", "tile_224", transform.PNG, 4, "png"},
-		{"alpha to WebP keeps alpha", "dice.png", "tile_224", transform.WebP, 4, "webp"},
-		{"alpha colors keeps alpha", "dice.png", "colors", transform.PNG, 4, "png"},
-		{"RGB JPEG stays 3 bands", "cops.jpg", "tile_224", transform.PNG, 3, "png"},
+		{"CMYK to JPEG", "jpg-32bit-cmyk-icc-swop.jpg", "tile_224", variant.JPEG, 3, "jpeg"},
+		{"CMYK to PNG", "jpg-32bit-cmyk-icc-swop.jpg", "fit_720", variant.PNG, 3, "png"},
+		{"CMYK colors", "jpg-32bit-cmyk-icc-swop.jpg", "colors", variant.PNG, 3, "png"},
+		{"alpha to JPEG is flattened", "dice.png", "tile_224", variant.JPEG, 3, "jpeg"},
+		{"alpha to PNG keeps alpha", "dice.png", "tile_224", variant.PNG, 4, "png"},
+		{"alpha to WebP keeps alpha", "dice.png", "tile_224", variant.WebP, 4, "webp"},
+		{"alpha colors keeps alpha", "dice.png", "colors", variant.PNG, 4, "png"},
+		{"RGB JPEG stays 3 bands", "cops.jpg", "tile_224", variant.PNG, 3, "png"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, err := run(t, defaultOpts, photo(t, tc.file), tc.size, tc.f)
@@ -441,7 +325,7 @@ func TestColourAndAlpha(t *testing.T) {
 
 	// The flattened dice background is white, not black: the corner of the
 	// PNG is transparent, so the JPEG corner must be near white.
-	img, err := run(t, defaultOpts, photo(t, "dice.png"), "fit_720", transform.JPEG)
+	img, err := run(t, defaultOpts, photo(t, "dice.png"), "fit_720", variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +340,7 @@ func TestColourAndAlpha(t *testing.T) {
 }
 
 func TestStripsMetadata(t *testing.T) {
-	img, err := run(t, defaultOpts, photo(t, "test_exif_full.jpg"), "fit_720", transform.JPEG)
+	img, err := run(t, defaultOpts, photo(t, "test_exif_full.jpg"), "fit_720", variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +375,7 @@ func TestUnsupported(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, sz := range []string{"tile_224", "fit_720", "colors"} {
-				img, err := run(t, defaultOpts, tc.src, sz, transform.JPEG)
+				img, err := run(t, defaultOpts, tc.src, sz, variant.JPEG)
 				if !errors.Is(err, transform.ErrUnsupported) {
 					t.Fatalf("%s: Transform = %v, %v; want ErrUnsupported", sz, img, err)
 				}
@@ -518,7 +402,7 @@ func TestMaxMegapixels(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			for _, sz := range []string{"tile_50", "fit_720"} {
-				_, err := run(t, opts, photo(t, tc.file), sz, transform.JPEG)
+				_, err := run(t, opts, photo(t, tc.file), sz, variant.JPEG)
 				if tc.want == nil && err != nil {
 					t.Fatalf("%s: %v", sz, err)
 				}
@@ -530,7 +414,7 @@ func TestMaxMegapixels(t *testing.T) {
 	}
 	// 0 means no limit.
 	opts.MaxMegapixels = 0
-	if _, err := run(t, opts, photo(t, "Landscape_1.jpg"), "tile_50", transform.JPEG); err != nil {
+	if _, err := run(t, opts, photo(t, "Landscape_1.jpg"), "tile_50", variant.JPEG); err != nil {
 		t.Errorf("MaxMegapixels 0: %v", err)
 	}
 }
@@ -592,7 +476,7 @@ func TestPNGBomb(t *testing.T) {
 	}()
 	for _, sz := range []string{"tile_224", "fit_720", "colors", "original", "tile_224", "fit_720"} {
 		start := time.Now()
-		_, err := run(t, opts, bomb, sz, transform.JPEG)
+		_, err := run(t, opts, bomb, sz, variant.JPEG)
 		el := time.Since(start)
 		if !errors.Is(err, transform.ErrTooLarge) {
 			t.Fatalf("%s: Transform(bomb) = %v; want ErrTooLarge", sz, err)
@@ -606,18 +490,18 @@ func TestPNGBomb(t *testing.T) {
 func TestContextCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	img, err := transform.New(defaultOpts).Transform(ctx, photo(t, "cops.jpg"), size(t, "tile_224"), transform.JPEG)
+	img, err := transform.New(defaultOpts).Transform(ctx, photo(t, "cops.jpg"), size(t, "tile_224"), variant.JPEG)
 	if !errors.Is(err, context.Canceled) || img != nil {
 		t.Fatalf("Transform(canceled) = %v, %v; want context.Canceled", img, err)
 	}
 }
 
 func TestDeterministic(t *testing.T) {
-	a, err := run(t, defaultOpts, photo(t, "cops.jpg"), "tile_224", transform.JPEG)
+	a, err := run(t, defaultOpts, photo(t, "cops.jpg"), "tile_224", variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := run(t, defaultOpts, photo(t, "cops.jpg"), "tile_224", transform.JPEG)
+	b, err := run(t, defaultOpts, photo(t, "cops.jpg"), "tile_224", variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +510,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	lower := defaultOpts
 	lower.JPEGQuality = 40
-	c, err := run(t, lower, photo(t, "cops.jpg"), "tile_224", transform.JPEG)
+	c, err := run(t, lower, photo(t, "cops.jpg"), "tile_224", variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,7 +546,7 @@ func FuzzTransform(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		img, err := tr.Transform(ctx, data, tile, transform.JPEG)
+		img, err := tr.Transform(ctx, data, tile, variant.JPEG)
 		if err != nil {
 			if !errors.Is(err, transform.ErrUnsupported) && !errors.Is(err, transform.ErrTooLarge) {
 				t.Fatalf("Transform error %v is neither ErrUnsupported nor ErrTooLarge", err)
@@ -704,13 +588,13 @@ func rssKiB(t *testing.T) int64 {
 
 // Transparent areas become the configured background in JPEG output.
 func TestFlattenBackground(t *testing.T) {
-	bg, err := transform.ParseColor("#102030")
+	bg, err := variant.ParseColor("#102030")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := defaultOpts
-	opts.Background = bg
-	img, err := transform.New(opts).Transform(context.Background(), photo(t, "dice.png"), size(t, "fit_720"), transform.JPEG)
+	opts.Background = &bg
+	img, err := transform.New(opts).Transform(context.Background(), photo(t, "dice.png"), size(t, "fit_720"), variant.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +608,7 @@ func TestFlattenBackground(t *testing.T) {
 		t.Errorf("corner %v, want about (16, 32, 48)", px)
 	}
 	for _, bad := range []string{"white", "#12345", "#gggggg"} {
-		if _, err := transform.ParseColor(bad); err == nil {
+		if _, err := variant.ParseColor(bad); err == nil {
 			t.Errorf("ParseColor(%q) accepted", bad)
 		}
 	}

@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"hash/crc32"
@@ -29,7 +31,7 @@ import (
 
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
-	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 const key = "soak-key-0123456789abcdefghijklmnopqrstuv"
@@ -183,7 +185,7 @@ func run(bin string, dur time.Duration, conc int) (string, error) {
 
 	hashes := map[string]string{}
 	for _, n := range append(photos, "corrupt.jpg", "bomb.png", "notes.jpg") {
-		h, err := storage.HashPath(orig, n)
+		h, err := hashFile(orig, n)
 		if err != nil {
 			return "", err
 		}
@@ -214,7 +216,7 @@ func run(bin string, dur time.Duration, conc int) (string, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	named := transform.SizeNames()
+	named := variant.SizeNames()
 	type req struct{ kind, url string }
 	pick := func(r *rand.Rand) req {
 		p := photos[r.IntN(len(photos))]
@@ -410,4 +412,14 @@ func run(bin string, dur time.Duration, conc int) (string, error) {
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(b), "processor\t:")
+}
+
+// hashFile is the SHA-1 of dir/name, the hash thumbd indexes it under.
+func hashFile(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return "", err
+	}
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -27,8 +27,8 @@ import (
 
 	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/signing"
-	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 type memoryOpts struct {
@@ -254,7 +254,7 @@ func genMemoryFiles(dir string, o memoryOpts) (files []*memFile, notes []string,
 		if f.hdr, err = imagehdr.Parse(b, 1000); err != nil {
 			return nil, notes, fmt.Errorf("%s: %w", f.name, err)
 		}
-		if f.hash, err = storage.HashPath(dir, f.name); err != nil {
+		if f.hash, err = hashFile(dir, f.name); err != nil {
 			return nil, notes, err
 		}
 		os.Chmod(filepath.Join(dir, f.name), 0o444)
@@ -397,7 +397,7 @@ func measureFile(o memoryOpts, dir string, f *memFile, mb int, sizes []string, s
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
 
-	size, _ := transform.ParseSize(sizes[0])
+	size, _ := variant.ParseSize(sizes[0])
 	r := &memResult{file: f, budgetMB: mb, estimate: transform.DecodeEstimate(f.hdr, size), statuses: map[int]int{}}
 	time.Sleep(200 * time.Millisecond)
 	r.rssBase, _ = procStatus(pid)

@@ -1,4 +1,10 @@
-package transform
+// Package variant is thumbd's vocabulary: the named sizes (PhotoPrism's
+// table and the custom fit_/tile_/screen_ forms), output formats, crop
+// modes and colours, and the geometry rules that say how big a variant of
+// a photo will be. It has no cgo: the URL parser, the config, link tooling
+// and the picker use it without linking libvips; only transform/ turns
+// these words into pixels.
+package variant
 
 import (
 	"errors"
@@ -174,6 +180,28 @@ func NewLimit(maxName string) (Limit, error) {
 	}
 	return Limit{max: i}, nil
 }
+
+// UnmarshalText lets the config decode max_size straight into a Limit.
+func (l *Limit) UnmarshalText(b []byte) error {
+	v, err := NewLimit(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// String is the cap's name ("" for no cap).
+func (l Limit) String() string {
+	if l.max == 0 {
+		return ""
+	}
+	return Sizes[l.max].Name
+}
+
+// Allows reports whether a named fit size is within the cap (pages and
+// oEmbed offer only sizes the server will really make).
+func (l Limit) Allows(s Size) bool { return l.Clamp(s) == s }
 
 // Clamp returns s, or the cap when s is a named fit size with a longer
 // longest edge than the cap's (the table's fit sizes grow in longest edge,

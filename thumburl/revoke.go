@@ -1,0 +1,83 @@
+package thumburl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/thumbd/thumbd/variant"
+)
+
+// ParseRevocation reads a revocation entry: <sha1> (every size) or
+// <sha1>/<size> (one size; an extension is ignored). size is "" for a
+// whole photo.
+func ParseRevocation(entry string) (hash, size string, err error) {
+	hash, size, hasSize := strings.Cut(strings.TrimSpace(entry), "/")
+	hash = strings.ToLower(hash)
+	if !IsHash(hash) {
+		return "", "", fmt.Errorf("%q is not a 40-hex SHA1 (want <sha1> or <sha1>/<size>)", entry)
+	}
+	if !hasSize {
+		return hash, "", nil
+	}
+	size, _, _ = strings.Cut(size, ".")
+	if _, err := variant.ParseSize(size); err != nil {
+		return "", "", fmt.Errorf("%q: unknown size %q", entry, size)
+	}
+	return hash, size, nil
+}
+
+// Revocations are photos (every size) or single sizes of photos that answer
+// 410 whatever the token. The set is immutable; reloads swap it whole.
+type Revocations struct {
+	photos map[string]bool // hash
+	sizes  map[string]bool // hash/size
+}
+
+// ParseRevocations reads entries of the form <sha1> or <sha1>/<size>; an
+// error names the entry by its position (1-based).
+func ParseRevocations(entries []string) (*Revocations, error) {
+	r := &Revocations{photos: map[string]bool{}, sizes: map[string]bool{}}
+	for i, e := range entries {
+		hash, size, err := ParseRevocation(e)
+		if err != nil {
+			return nil, fmt.Errorf("entry #%d: %w", i+1, err)
+		}
+		if size == "" {
+			r.photos[hash] = true
+		} else {
+			r.sizes[hash+"/"+size] = true
+		}
+	}
+	return r, nil
+}
+
+// Revoked reports whether hash (or this size of it) is revoked. A nil set
+// revokes nothing.
+func (r *Revocations) Revoked(hash, size string) bool {
+	if r == nil {
+		return false
+	}
+	return r.photos[hash] || r.sizes[hash+"/"+size]
+}
+
+// Len is the number of entries.
+func (r *Revocations) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.photos) + len(r.sizes)
+}
+
+// Each calls fn for every entry: size is "" for a whole photo.
+func (r *Revocations) Each(fn func(hash, size string)) {
+	if r == nil {
+		return
+	}
+	for h := range r.photos {
+		fn(h, "")
+	}
+	for hs := range r.sizes {
+		h, size, _ := strings.Cut(hs, "/")
+		fn(h, size)
+	}
+}
