@@ -24,7 +24,7 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm)
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build
@@ -43,6 +43,9 @@ fuzz: deps
 	$(GO) test ./video -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME)
 	$(GO) test ./video -run '^$$' -fuzz FuzzScrub -fuzztime $(FUZZTIME)
 	$(GO) test ./imagehdr -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./placeholder -run '^$$' -fuzz FuzzDecodeThumbHash -fuzztime $(FUZZTIME)
+	$(GO) test ./placeholder -run '^$$' -fuzz FuzzDecodeBlurHash -fuzztime $(FUZZTIME)
+	$(GO) test ./placeholder -run '^$$' -fuzz FuzzEncode -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f thumbd
