@@ -1,4 +1,6 @@
-// Package cli implements the thumbd commands: serve, sign and version.
+// Package cli implements the thumbd commands: serve, sign, links, index,
+// health and version. Each parses its flags, loads the config and builds
+// its parts with app.New.
 // main.go only hands it the embedded defaults and the process arguments.
 package cli
 

@@ -167,7 +167,7 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 		fv := viper.New()
 		fv.SetConfigType("yaml")
 		if err := fv.ReadConfig(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("config %s: not valid YAML: %w", file, err)
+			return nil, fmt.Errorf("config %s: not valid YAML: %s", file, oneLine(err.Error()))
 		}
 		var unknown []string
 		for _, k := range fv.AllKeys() {
@@ -225,6 +225,12 @@ func levelHook(from, to reflect.Type, data any) (any, error) {
 		return data, nil
 	}
 	return ParseLevel(data.(string))
+}
+
+// oneLine folds a multi-line parser message ("unmarshal errors:\n  line
+// 1: ...") into one line for the start-up error.
+func oneLine(msg string) string {
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // decodeError turns a type error (a list over several lines from

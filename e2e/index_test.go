@@ -82,7 +82,7 @@ func TestIndexThenServeAndLinksKeepDimensionsAndDates(t *testing.T) {
 	}
 	want := map[string]manifestEntry{
 		"2020/test_exif_full.jpg": {Width: 3024, Height: 4032, Taken: "2020-07-28T19:18:49"}, // orientation 6
-		"2020/Landscape_6.jpg":    {Width: 1600, Height: 1200}, // EXIF orientation 6: turned
+		"2020/Landscape_6.jpg":    {Width: 1600, Height: 1200},                               // EXIF orientation 6: turned
 		"misc/dice.png":           {Width: 800, Height: 600},
 	}
 	check := func(who string, got map[string]manifestEntry) {

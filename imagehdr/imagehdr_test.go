@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/thumbd/thumbd/internal/vipscli"
 )
 
 // photoDir holds the real sample photographs (see its LICENSES.md).
@@ -217,7 +219,7 @@ func TestVipsEncoded(t *testing.T) {
 		{"thumbnail", photo("dice.png"), smallAlpha, "160"},
 		{"thumbnail", photo("animated.gif") + "[n=-1]", smallAnim, "64"},
 	} {
-		if out, err := exec.Command("vips", args...).CombinedOutput(); err != nil {
+		if out, err := vipscli.Run(args...); err != nil {
 			t.Fatalf("vips %v: %v\n%s", args, err, out)
 		}
 	}
@@ -257,7 +259,7 @@ func TestVipsEncoded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := filepath.Join(dir, tc.dst)
 			file, _, _ := strings.Cut(dst, "[")
-			if out, err := exec.Command("vips", "copy", tc.src, dst).CombinedOutput(); err != nil {
+			if out, err := vipscli.Run("copy", tc.src, dst); err != nil {
 				// Encoders differ between builds (AV1, HEVC); a missing
 				// one is the environment's gap, not Parse's.
 				t.Skipf("vips cannot write %s here: %v\n%s", tc.dst, err, out)

@@ -345,6 +345,9 @@ type itemProps struct {
 	depth         int // from pixi, else av1C/hvcC; 0 if unknown
 	rotation      int // irot angle in quarter turns
 	alpha         bool
+	// clap: the clean aperture decoders crop to (encoders pad odd sizes
+	// for 4:2:0 and record the real size here).
+	cleanW, cleanH uint32
 }
 
 // of collects the properties associated with item id.
@@ -392,6 +395,9 @@ func (p *propIndex) of(id uint32) itemProps {
 	if pixiDepth > 0 {
 		ip.depth = pixiDepth
 	}
+	if ip.cleanW > 0 && ip.cleanH > 0 && ip.cleanW <= ip.width && ip.cleanH <= ip.height {
+		ip.width, ip.height = ip.cleanW, ip.cleanH
+	}
 	return ip
 }
 
@@ -431,6 +437,14 @@ func (p *propIndex) apply(idx int, ip *itemProps, pixiDepth, codecDepth *int) {
 		// Byte 17: reserved (5 bits), bitDepthLumaMinus8 (3 bits).
 		if len(body) >= 19 {
 			*codecDepth = max(*codecDepth, int(body[17]&7)+8, int(body[18]&7)+8)
+		}
+	case "clap":
+		// width N/D, height N/D, then offsets: the size decoders show.
+		if len(body) >= 16 {
+			wn, wd, hn, hd := be32(body), be32(body[4:]), be32(body[8:]), be32(body[12:])
+			if wd > 0 && hd > 0 && wn < 1<<31 && hn < 1<<31 {
+				ip.cleanW, ip.cleanH = (wn+wd/2)/wd, (hn+hd/2)/hd
+			}
 		}
 	case "irot":
 		if len(body) >= 1 {

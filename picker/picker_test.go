@@ -109,10 +109,13 @@ func TestPagesRender(t *testing.T) {
 			t.Errorf("photo page lacks %q", want)
 		}
 	}
-	if code, _ := get(t, p, "/links/photo?h="+h+"&size=tile_0500"); code != 200 {
-		t.Errorf("bad size: %d", code)
-	} else if _, body := get(t, p, "/links/photo?h="+h+"&size=bogus"); !strings.Contains(body, "unknown size") {
-		t.Error("bad size not reported")
+	// Non-canonical and unknown sizes are reported on the page, and no
+	// link is minted for them.
+	for _, bad := range []string{"tile_0500", "bogus", "fit_99999x1"} {
+		code, body := get(t, p, "/links/photo?h="+h+"&size="+bad)
+		if code != 200 || !strings.Contains(body, "unknown size") || strings.Contains(body, "/"+bad) {
+			t.Errorf("size %q: %d, reported %v, minted %v", bad, code, strings.Contains(body, "unknown size"), strings.Contains(body, "/"+bad))
+		}
 	}
 	if code, _ := get(t, p, "/links/photo?h=nope"); code != 404 {
 		t.Errorf("unknown photo: %d", code)

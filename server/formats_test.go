@@ -19,6 +19,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
+	"github.com/thumbd/thumbd/internal/vipscli"
 	"github.com/thumbd/thumbd/variant"
 	"github.com/thumbd/thumbd/video"
 )
@@ -53,7 +54,11 @@ var (
 )
 
 func run1(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
+	run := func() ([]byte, error) { return exec.Command(name, args...).CombinedOutput() }
+	if name == "vips" {
+		run = func() ([]byte, error) { return vipscli.Run(args...) }
+	}
+	out, err := run()
 	if err != nil {
 		return fmt.Errorf("%s %v: %v\n%s", name, args, err, out)
 	}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/thumbd/thumbd/cache"
+	"github.com/thumbd/thumbd/internal/vipscli"
 	"github.com/thumbd/thumbd/thumburl"
 )
 
@@ -308,7 +309,13 @@ func makePrivacyInputs(t *testing.T, exif *privExif, dir string) {
 }
 
 func privExec(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
+	var out []byte
+	var err error
+	if name == "vips" {
+		out, err = vipscli.Run(args...)
+	} else {
+		out, err = exec.Command(name, args...).CombinedOutput()
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}

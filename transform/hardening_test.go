@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thumbd/thumbd/budget"
+	"github.com/thumbd/thumbd/internal/vipscli"
 	"github.com/thumbd/thumbd/transform"
 	"github.com/thumbd/thumbd/variant"
 )
@@ -31,7 +32,7 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 		{"gaussnoise", noise, itoa(w), itoa(h), "--sigma", "60"},
 		{"copy", noise, out + "[Q=95]"},
 	} {
-		if b, err := exec.Command("vips", args...).CombinedOutput(); err != nil {
+		if b, err := vipscli.Run(args...); err != nil {
 			t.Fatalf("vips %v: %v\n%s", args, err, b)
 		}
 	}

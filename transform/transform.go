@@ -579,9 +579,9 @@ func (t *Transformer) encode(k *killer, img *vips.ImageRef, s variant.Size, f va
 	case variant.WebP:
 		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: orDefault(t.opts.WebPQuality, 80), ReductionEffort: orDefault(t.opts.WebPEffort, 4)})
 	case variant.AVIF:
-		// govips applies Effort only with a Bitdepth set. AVIF effort 2 keeps
-		// encoding within a few times JPEG's cost; higher efforts are far slower.
-		buf, _, err = img.ExportAvif(&vips.AvifExportParams{StripMetadata: true, Quality: orDefault(t.opts.AVIFQuality, 60), Effort: orDefault(t.opts.AVIFEffort, 2), Bitdepth: 8})
+		// Through libheif directly (see avif.go). AVIF effort 2 keeps encoding
+		// within a few times JPEG's cost; higher efforts are far slower.
+		buf, err = encodeAVIF(img, orDefault(t.opts.AVIFQuality, 60), orDefault(t.opts.AVIFEffort, 2))
 	default:
 		q := t.opts.JPEGQuality
 		if small {
