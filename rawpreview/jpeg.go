@@ -73,7 +73,8 @@ func probeJPEG(rd *reader, off, n int64) (jpegInfo, error) {
 		case m >= 0xc3 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
 			return info, errLossless
 		case m == 0xe1 && info.orientation == 0 && segLen >= 16:
-			if b, err := rd.read(pos+4, int(min(segLen-2, maxRead))); err == nil {
+			// IFD0 and its orientation entry sit near the start of Exif.
+			if b, err := rd.read(pos+4, int(min(segLen-2, 4096))); err == nil {
 				info.orientation = exifOrientation(b)
 			}
 		}
