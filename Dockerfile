@@ -4,9 +4,16 @@
 # what .ci/run (make test -> scripts/deps.sh) does on Debian bookworm: the
 # same Debian packages (libvips-dev to build, libvips42 at run time), the
 # same Go toolchain and `go build`. Change them together.
+#
+# libheif comes from bookworm-backports (scripts/heif-backports.sh, in both
+# stages): bookworm's libheif 1.15.1 cannot read current iPhone HEIC
+# ("Metadata not correctly assigned to image") and fails on Sony's 10-bit
+# HEIF; 1.19.7 reads them under the same libvips 8.14.
 FROM golang:1.26-bookworm AS build
+COPY scripts/heif-backports.sh /usr/local/sbin/heif-backports.sh
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libvips-dev \
+ && bash /usr/local/sbin/heif-backports.sh --dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -19,9 +26,12 @@ FROM debian:bookworm-slim
 # libvips42 pulls its loaders (libjpeg, libpng, libwebp, libtiff, libheif, libgif).
 # jemalloc keeps libvips' many small allocations from fragmenting glibc's
 # arenas, which is where image servers' RSS creeps (imgproxy#116, govips#318).
+# libheif 1.19 and its codec plugins from bookworm-backports: see above.
+COPY scripts/heif-backports.sh /usr/local/sbin/heif-backports.sh
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libvips42 libjemalloc2 \
- && rm -rf /var/lib/apt/lists/*
+ && bash /usr/local/sbin/heif-backports.sh \
+ && rm -rf /var/lib/apt/lists/* /usr/local/sbin/heif-backports.sh
 ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
     THUMBD_LISTEN=0.0.0.0:8080 \
     THUMBD_ORIGINALS=/photos \

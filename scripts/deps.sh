@@ -3,7 +3,11 @@
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
 # for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
 # packages may be named as arguments (make test adds hugo, jekyll, chromium,
-# nginx, file and ffmpeg for the end-to-end tests). Idempotent: it only calls
+# nginx, file and ffmpeg for the end-to-end tests). libheif and its codec
+# plugins then come from bookworm-backports (scripts/heif-backports.sh):
+# bookworm's libheif 1.15.1 cannot read current iPhone HEIC ("Metadata not
+# correctly assigned to image") nor decode Sony's 10-bit HEIF; 1.19.7 reads
+# both under the same libvips 8.14. Idempotent: it only calls
 # apt-get when something is missing, and waits for the dpkg lock (a fresh
 # machine may still be running apt).
 set -euo pipefail
@@ -28,6 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     sleep 5
   done
 fi
+
+bash "$(dirname "$0")/heif-backports.sh"
 
 if ! command -v go >/dev/null 2>&1; then
   echo "deps: Go is not on PATH (expected /usr/local/go/bin); install Go 1.26+ first" >&2
