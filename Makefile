@@ -25,6 +25,7 @@ vet:
 
 test: deps vet
 	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm)
+	@bash scripts/heif-backports.sh --test
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build

@@ -62,7 +62,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	case "health":
 		err = health(env, args[1:])
 	case "version", "--version", "-v":
-		fmt.Fprintln(env.Stdout, "thumbd", version(), "libvips", transform.VipsVersion())
+		fmt.Fprintln(env.Stdout, "thumbd", version(), "libvips", transform.VipsVersion(), "libheif", transform.HeifVersion())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)

@@ -112,7 +112,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	log, level := newLogger(os.Stderr, cfg)
-	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "config", cfg)
+	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "libheif", transform.HeifVersion(), "config", cfg)
 	log.Info("revocations", "total", len(cfg.Revoked), "from_defaults", cfg.RevokedFrom["defaults"],
 		"from_file", cfg.RevokedFrom["file"], "from_env", cfg.RevokedFrom["env"])
 	if dev {

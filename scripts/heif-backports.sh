@@ -25,6 +25,8 @@ pkgs=(libheif1 libheif-plugin-libde265 libheif-plugin-dav1d libheif-plugin-aomen
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 [ "${1:-}" = "--dev" ] && pkgs+=(libheif-dev)
+# --test: what the tests make fixtures with: heif-enc and the HEVC encoder.
+[ "${1:-}" = "--test" ] && pkgs+=(libheif-examples libheif-plugin-x265)
 for p in libheif-dev libheif-examples; do
   if have_pkg "$p" && [[ " ${pkgs[*]} " != *" $p "* ]]; then pkgs+=("$p"); fi
 done
