@@ -47,13 +47,38 @@ func TestMain(m *testing.M) {
 const key1 = "e2e-key-one-0123456789abcdefghijklmnop"
 const key2 = "e2e-key-two-0123456789abcdefghijklmnop"
 
+// handedOut keeps freePort from giving the same port twice in one run
+// (the kernel may offer a just-closed port again).
+var handedOut sync.Map
+
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+}
+
+// inFlight reports whether thumbd's admin port counts a libvips job running.
+func inFlight(admin string) bool {
+	r, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "thumbd_transforms_in_flight "); ok {
+			return v != "0"
+		}
+	}
+	return false
 }
 
 // copyPhotos copies a few sample photos into a fresh originals folder.
@@ -357,7 +382,15 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		r.Body.Close()
 		ch <- res{r.StatusCode, len(b), err}
 	}()
-	time.Sleep(30 * time.Millisecond) // let the request reach the server
+	// SIGTERM only once the request is being rendered (the admin port's
+	// gauge says so), so it is really in flight.
+	deadline := time.Now().Add(20 * time.Second)
+	for !inFlight(p.admin) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the renderer")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

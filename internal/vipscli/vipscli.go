@@ -18,10 +18,11 @@ import (
 )
 
 // Run runs vips with args and returns its combined output. A HEIF/AVIF
-// destination (the last argument of a copy) is written with heif-enc.
+// destination (the last argument of a copy or heifsave) is written with
+// heif-enc.
 func Run(args ...string) ([]byte, error) {
 	// Multi-page sources (…[n=-1]) need libvips' own saver.
-	if len(args) == 3 && args[0] == "copy" && !strings.Contains(args[1], "[n=") {
+	if len(args) == 3 && (args[0] == "copy" || args[0] == "heifsave") && !strings.Contains(args[1], "[n=") {
 		if out, ok := heifTarget(args[2]); ok {
 			return viaHeifEnc(args[1], out)
 		}
