@@ -181,6 +181,13 @@ func jpegShrink(w, h, orientation int, s transform.Size) int {
 	return 1
 }
 
+func (st *stages) decodeHow() string {
+	if vips.DetermineImageType(st.src) == vips.ImageTypeJPEG {
+		return fmt.Sprintf("libjpeg decode at 1/%d, random access (whole image to memory)", st.shrink)
+	}
+	return "full decode (no shrink-on-load in thumbd's path), random access (whole image to memory)"
+}
+
 func (st *stages) load() *vips.ImageRef {
 	p := vips.NewImportParams()
 	if st.shrink > 1 {
@@ -353,7 +360,7 @@ func (st *stages) report(t map[string][]time.Duration, n int) {
 	}{
 		{"read", "open + stat + ReadFull into a new buffer (storage.Read, page cache warm)", m("read")},
 		{"header", "imagehdr.Parse + libvips header-only load (transform.header, thumbnail)", m("header")},
-		{"decode", fmt.Sprintf("libjpeg decode at 1/%d, random access (whole image to memory)", st.shrink), m("p1 load+sink") - sink},
+		{"decode", st.decodeHow(), m("p1 load+sink") - sink},
 		{"resize", "vips_thumbnail_image on the decoded image (shrink + Lanczos3 reduce + crop)", m("p2 +resize") - m("p1 load+sink")},
 		{"colour", "ICC to sRGB when the profile is not sRGB", m("p3 +colour") - m("p2 +resize")},
 		{"encode", "strip + JPEG Q83 progressive, optimised Huffman", m("p4 +strip+encode") - m("p3 +colour") + sink},
