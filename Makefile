@@ -29,7 +29,7 @@ test: deps vet
 	$(GO) test -count=1 -race -timeout 20m ./...
 
 bench: build
-	@THUMBD_EXTRA_PACKAGES=wrk bash scripts/deps.sh
+	@THUMBD_EXTRA_PACKAGES="wrk libjpeg-turbo-progs time" bash scripts/deps.sh
 	bash scripts/bench.sh
 
 fuzz: deps

@@ -1,165 +1,469 @@
 #!/usr/bin/env bash
-# make bench: thumbd against baselines built and run in this same
-# invocation, on loopback, bounded in time. Writes BENCHMARKS.md.
-#   uncached tile_500 / fit_1920  vs  tools/thumbloop (libvips' plain
-#       vips_thumbnail_buffer + jpegsave Q82 strip in a C loop, 2 threads,
-#       operation cache off, same file)
-#   cache hits and 304s           vs  tools/plainserve (net/http, same bytes
-#       from memory)
-#   peak RSS with 32 concurrent uncached requests, result cache off
-# Knobs: BENCH_SECONDS (per measurement, default 8), BENCH_FILE, BENCH_OUT.
+# make bench: thumbd side by side with imgproxy v3.31.4 (built here from its
+# Go module against the same system libvips) and libvips' own C loop, on
+# loopback, bounded in time. Writes BENCHMARKS.md.
+#   1. uncached transforms: 24 MP baseline + progressive JPEG, 12 MP and
+#      16 MP (progressive) JPEGs, a 16 MP PNG, a 24 MP HEIC, a 12 MP WebP;
+#      tile_500, tile_224, fit_1920; client concurrency 1 and 2 x cores;
+#      32 byte-distinct copies of each file (no request collapsing); CPU
+#      time per request of each server; requests that shared a job
+#   2. peak RSS, 32 concurrent uncached 24 MP requests, thumbd vs imgproxy
+#   3. per-stage breakdown of thumbd's 24 MP tile_500 and candidate
+#      pipelines with SSIM (tools/stages)
+#   4. cache hits and 304s vs plain net/http (tools/plainserve), access
+#      logging on and off
+#   5. index cost: 100k small files, `thumbd index` vs sha1sum, restart
+#      with the index file, memory per indexed file
+# Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_OUT,
+# BENCH_FILES (ids, default all: j24 j24p j12 j16p png heic webp),
+# BENCH_SIZES (default "tile_500 tile_224 fit_1920"), BENCH_INDEX_FILES
+# (default 100000, 0 = skip), BENCH_IMGPROXY (path to a built imgproxy;
+# default: build once into ~/.cache/thumbd-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${BENCH_SECONDS:-8}
-FILE=${BENCH_FILE:-testdata/photos/test_exif_full.jpg}
+SECS=${BENCH_SECONDS:-3}
 OUTFILE=${BENCH_OUT:-BENCHMARKS.md}
+FILES=${BENCH_FILES:-"j24 j24p j12 j16p png heic webp"}
+SIZES=${BENCH_SIZES:-"tile_500 tile_224 fit_1920"}
+NINDEX=${BENCH_INDEX_FILES:-100000}
+IPX_VERSION=v3.31.4
 CORES=$(nproc)
 HI=$((CORES * 2))
+HZ=$(getconf CLK_TCK)
 W=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
+T0=$(date +%s)
+say() { echo "bench [$(($(date +%s) - T0))s]: $*" >&2; }
 
-echo "bench: building" >&2
+# --- build ------------------------------------------------------------------
+say "building"
 cc -O2 -o "$W/thumbloop" tools/thumbloop/thumbloop.c $(pkg-config --cflags --libs vips) -lpthread
-go build -o "$W/loadgen" ./tools/loadgen
-go build -o "$W/plainserve" ./tools/plainserve
+for t in loadgen plainserve benchprep stages; do go build -o "$W/$t" ./tools/$t; done
 go build -o "$W/thumbd" .
 
-KEY=bench-key-0123456789abcdef0123456789abcdef
-name=$(basename "$FILE")
-mkdir -p "$W/orig" && cp "$FILE" "$W/orig/"
+# imgproxy: `go install ...@version` fails on the proxy's version list, so
+# download that exact module version and build it from a writable copy.
+# Built once per libvips version and cached outside the repository.
+IPX=${BENCH_IMGPROXY:-}
+if [ -z "$IPX" ]; then
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/thumbd-bench
+  IPX=$cache/imgproxy-$IPX_VERSION-vips$(pkg-config --modversion vips)
+  if [ ! -x "$IPX" ]; then
+    say "building imgproxy $IPX_VERSION (first run only; several minutes)"
+    dir=$(go mod download -json "github.com/imgproxy/imgproxy/v3@$IPX_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$dir" ] || { echo "bench: go mod download of imgproxy failed" >&2; exit 1; }
+    mkdir -p "$cache" && cp -r "$dir" "$W/ipxsrc" && chmod -R u+w "$W/ipxsrc"
+    (cd "$W/ipxsrc" && nice go build -trimpath -o "$IPX.tmp" .) && mv "$IPX.tmp" "$IPX"
+  fi
+fi
+"$IPX" version >/dev/null
 
-# urls are read from $urls unquoted on purpose (one per word).
-# start_thumbd PORT ADMINPORT ORIGINALS CACHE_MB -> pid in $TPID
-start_thumbd() {
-  THUMBD_KEYS=$KEY THUMBD_LOG_LEVEL=warn THUMBD_CACHE_MB=$4 \
-    "$W/thumbd" serve --listen 127.0.0.1:$1 --admin-listen 127.0.0.1:$2 --originals "$3" 2>>"$W/thumbd.log" &
-  TPID=$!; PIDS+=("$TPID")
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "http://127.0.0.1:$2/readyz" 2>/dev/null && return; sleep 0.1; done
-  echo "bench: thumbd did not become ready" >&2; cat "$W/thumbd.log" >&2; exit 1
+# --- inputs -----------------------------------------------------------------
+say "preparing inputs"
+mkdir -p "$W/src"
+declare -A SRC DESC
+SRC[j24]=testdata/bench/sony-ilce6700-aloe.jpg
+SRC[j12]=testdata/photos/test_exif_full.jpg
+SRC[j16p]=testdata/photos/seeding_by_Clements_Engelhardt.jpg
+SRC[heic]=testdata/bench/iphone15pro-car.heic
+# Made here from the real photographs above (lossless for the progressive
+# JPEG: same coefficients, progressive scans).
+jpegtran -copy all -progressive -optimize -outfile "$W/src/sony-progressive.jpg" "${SRC[j24]}"
+SRC[j24p]=$W/src/sony-progressive.jpg
+vips copy "${SRC[j16p]}" "$W/src/seeding.png[compression=6]"
+SRC[png]=$W/src/seeding.png
+vips copy "${SRC[j12]}" "$W/src/iphone-xs.webp[Q=85]"
+SRC[webp]=$W/src/iphone-xs.webp
+desc() { # one line about a file: WxH, MP, KiB, format details
+  local f=$1 w h
+  w=$(vipsheader -f width "$f" 2>/dev/null); h=$(vipsheader -f height "$f" 2>/dev/null)
+  printf '%sx%s, %.1f MP, %d KiB' "$w" "$h" "$(echo "$w $h" | awk '{print $1*$2/1e6}')" "$(($(stat -c %s "$f") / 1024))"
 }
+DESC[j24]="24 MP JPEG, baseline (Sony ILCE-6700, Q90 4:2:0)"
+DESC[j24p]="24 MP JPEG, progressive (the same, jpegtran -progressive)"
+DESC[j12]="12 MP JPEG, baseline (iPhone XS, Display P3, orientation 6)"
+DESC[j16p]="16 MP JPEG, progressive (dandelions, CC0)"
+DESC[png]="16 MP PNG, RGB 8-bit (the dandelions, vips pngsave)"
+DESC[heic]="24 MP HEIC (iPhone 15 Pro, 8-bit HEVC)"
+DESC[webp]="12 MP WebP, lossy Q85 (the iPhone XS photo, vips webpsave)"
+mkdir -p "$W/many"
+declare -A COPIES
+for id in $FILES; do
+  COPIES[$id]=$("$W/benchprep" copies -n 32 -out "$W/many" "${SRC[$id]}" | tr '\n' ' ')
+done
+
+KEY=bench-key-0123456789abcdef0123456789abcdef
+IPXKEY=$(printf 'thumbd-bench-key' | od -An -tx1 | tr -d ' \n')
+IPXSALT=$(printf 'thumbd-bench-salt' | od -An -tx1 | tr -d ' \n')
+
+# start_thumbd PORT ADMINPORT ORIGINALS CACHE_MB LOGLEVEL [ENV...] -> pid in $TPID
+start_thumbd() {
+  local port=$1 admin=$2 orig=$3 cache=$4 level=$5; shift 5
+  env THUMBD_KEYS=$KEY THUMBD_LOG_LEVEL=$level THUMBD_CACHE_MB=$cache "$@" \
+    "$W/thumbd" serve --listen 127.0.0.1:$port --admin-listen 127.0.0.1:$admin --originals "$orig" 2>>"$W/thumbd.log" &
+  TPID=$!; PIDS+=("$TPID")
+  for _ in $(seq 1 15000); do
+    kill -0 "$TPID" 2>/dev/null || break # exited (port taken?): do not measure someone else
+    curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null && return; sleep 0.02
+  done
+  echo "bench: thumbd did not become ready" >&2; tail -20 "$W/thumbd.log" >&2; exit 1
+}
+# start_imgproxy PORT ROOT -> pid in $IPID. Settings equivalent to thumbd's
+# (see the table of differences in the report).
+start_imgproxy() {
+  env IMGPROXY_BIND=127.0.0.1:$1 IMGPROXY_LOCAL_FILESYSTEM_ROOT="$2" IMGPROXY_KEY=$IPXKEY IMGPROXY_SALT=$IPXSALT \
+    IMGPROXY_QUALITY=83 IMGPROXY_JPEG_PROGRESSIVE=true IMGPROXY_STRIP_METADATA=true IMGPROXY_KEEP_COPYRIGHT=false \
+    IMGPROXY_STRIP_COLOR_PROFILE=true IMGPROXY_AUTO_ROTATE=true IMGPROXY_MAX_SRC_RESOLUTION=100 \
+    IMGPROXY_MAX_SRC_FILE_SIZE=$((200 << 20)) IMGPROXY_TIMEOUT=30 IMGPROXY_LOG_LEVEL=warn \
+    "$IPX" >>"$W/imgproxy.log" 2>&1 &
+  IPID=$!; PIDS+=("$IPID")
+  for _ in $(seq 1 300); do
+    kill -0 "$IPID" 2>/dev/null || break
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/health" 2>/dev/null && return; sleep 0.1
+  done
+  echo "bench: imgproxy did not start" >&2; tail -20 "$W/imgproxy.log" >&2; exit 1
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 sign() { THUMBD_KEYS=$KEY "$W/thumbd" sign --originals "$1" --size "$2" --base "http://127.0.0.1:$3" "${@:4}"; }
+ipx_opts() {
+  case $1 in
+    tile_*) echo "rs:fill:${1#tile_}:${1#tile_}:1/g:ce" ;;
+    fit_1920) echo "rs:fit:1920:1200:0" ;;
+  esac
+}
+ipx_urls() { "$W/benchprep" imgproxy-urls -base "http://127.0.0.1:$1" -key "$IPXKEY" -salt "$IPXSALT" -opts "$(ipx_opts "$2")" "${@:3}"; }
+box() { case $1 in tile_*) echo "${1#tile_} ${1#tile_} crop" ;; fit_1920) echo "1920 1200 fit" ;; esac; }
 field() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# run_load PID LABEL C URLS... -> loadgen line + " cpu_ms_per_req=X"
+run_load() {
+  local pid=$1 label=$2 c=$3; shift 3
+  local t0 t1 out n
+  t0=$(cputicks "$pid")
+  out=$("$W/loadgen" -label "$label" -c "$c" -warmup 1 -min 3 -n 1000000 -d "${SECS}s" "$@")
+  t1=$(cputicks "$pid")
+  n=$(echo "$out" | field n)
+  echo "$out cpu_ms_per_req=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", d * 1000 / hz / (n + 1) }')"
+}
 
 REPORT="$W/report.md"
 {
   echo "# Benchmarks"
   echo
-  echo "Latest figures from \`make bench\` ($(date -u +%F), $CORES CPUs, $(free -g | awk '/Mem:/{print $2}') GiB,"
-  echo "libvips $(pkg-config --modversion vips), $(go version | awk '{print $3}'), loopback only, ${SECS}s per measurement)."
-  echo "Every ratio compares thumbd with a baseline run in the same invocation on the same"
-  echo "machine, so machine noise hits both; absolute numbers move with load, ratios much less."
+  echo "Figures from one \`make bench\` run ($(date -u +%F), $CORES CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
+  echo "$(free -g | awk '/Mem:/{print $2}') GiB, libvips $(pkg-config --modversion vips), $(go version | awk '{print $3}'), imgproxy ${IPX_VERSION#v} built here"
+  echo "against the same libvips, loopback only, ${SECS}s per measurement; the machine is shared"
+  echo "with other work, so absolute rates move between runs: compare figures within a row)."
   echo
-  echo "Source file: \`$name\`, $(vipsheader -f width "$FILE")x$(vipsheader -f height "$FILE"), $(du -k "$FILE" | cut -f1) KiB."
+  echo "## Files"
   echo
+  echo "| id | what | size |"
+  echo "|---|---|---|"
+  for id in $FILES; do echo "| $id | ${DESC[$id]} | $(desc "${SRC[$id]}") |"; done
+  echo
+  echo "Each server sees 32 byte-distinct copies of each file (a comment segment, text chunk,"
+  echo "unknown WebP chunk or HEIF free box with the copy number: same pixels, different SHA-1),"
+  echo "taken round-robin, so no request can share another's work."
 } >"$REPORT"
 
-# 1. Uncached transforms vs the C loop.
-echo "bench: uncached transforms" >&2
-mkdir -p "$W/many"
-for i in $(seq -w 1 32); do
-  # Same pixels, different bytes (a trailing byte after EOI), so 32
-  # different hashes: no request collapsing, no cache, every request a
-  # full transform.
-  { cat "$FILE"; printf '%s' "$i"; } >"$W/many/p$i.jpg"
-done
-start_thumbd 18081 19081 "$W/many" 0
+# --- 1. uncached transforms -------------------------------------------------
+say "uncached transforms"
+start_thumbd 18081 19081 "$W/many" 0 warn
+start_imgproxy 18200 "$W/many"
 {
-  echo "## Uncached transforms vs libvips in C"
   echo
-  echo "Baseline: \`tools/thumbloop\` — vips_thumbnail_buffer + jpegsave (Q 82, strip) in a C loop,"
-  echo "2 threads, operation cache off, original already in memory. thumbd: full HTTP request,"
-  echo "result cache off (\`cache_mb: 0\`) and 32 copies of the file with different hashes taken"
-  echo "round-robin (no request collapsing), so every request reads a file and runs libvips;"
-  echo "its JPEGs are Q 83, progressive, optimized Huffman tables."
+  echo "## Uncached transforms: thumbd, imgproxy, libvips in C"
   echo
-  echo "The C loop runs right before and right after each thumbd measurement; its figures are"
-  echo "the mean of the two."
+  echo "- **thumbd**: full HTTP request, result cache off (\`cache_mb: 0\`), defaults otherwise"
+  echo "  (workers = $CORES, \`vips_concurrency: 1\`, JPEG Q83 progressive with optimised Huffman tables)."
+  echo "- **imgproxy**: full HTTP request, signed URLs (\`IMGPROXY_KEY\`/\`SALT\`), local files"
+  echo "  (\`IMGPROXY_LOCAL_FILESYSTEM_ROOT\`), output forced to JPEG (\`@jpg\`), defaults otherwise"
+  echo "  (workers = 2 x CPUs = $HI, libvips concurrency 1)."
+  echo "- **C**: \`tools/thumbloop\`, vips_thumbnail_buffer + jpegsave Q82 strip (baseline, no"
+  echo "  colour management) in a loop on the original in memory, operation cache off,"
+  echo "  min(concurrency, CPUs) threads, one libvips thread each: the plain-libvips floor."
+  echo "- req/s and latency from \`tools/loadgen\` (one Go client, loopback) for ${SECS}s per cell, at least"
+  echo "  3 requests; thumbd and imgproxy run back to back in alternating order, the C loop just before."
+  echo "  **CPU ms/req** is the server process's user+system CPU time per request (from /proc), which"
+  echo "  other load on the machine disturbs much less than req/s."
   echo
-  echo "| size | client concurrency | thumbd req/s | C req/s | **ratio** | thumbd p50 ms | thumbd p99 ms | C p50 ms | C p99 ms |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "Settings given to imgproxy to match thumbd, and what still differs:"
+  echo
+  echo "| setting | thumbd | imgproxy |"
+  echo "|---|---|---|"
+  echo "| JPEG quality | 83 | \`IMGPROXY_QUALITY=83\` |"
+  echo "| progressive JPEG | yes (above 150 px) | \`IMGPROXY_JPEG_PROGRESSIVE=true\` |"
+  echo "| optimised Huffman tables | yes | yes (always) |"
+  echo "| metadata | all removed (fail-closed check) | \`IMGPROXY_STRIP_METADATA=true\`, \`IMGPROXY_KEEP_COPYRIGHT=false\` (writes a minimal EXIF) |"
+  echo "| colour | embedded profile applied, sRGB out | \`IMGPROXY_STRIP_COLOR_PROFILE=true\` (converted to sRGB) |"
+  echo "| orientation | applied | \`IMGPROXY_AUTO_ROTATE=true\` |"
+  echo "| tile_N | cover-crop N x N, centre | \`rs:fill:N:N:1/g:ce\` |"
+  echo "| fit_1920 | inside 1920 x 1200, never upscaled | \`rs:fit:1920:1200:0\` |"
+  echo "| size limits | 100 MP, 200 MiB | \`IMGPROXY_MAX_SRC_RESOLUTION=100\`, \`IMGPROXY_MAX_SRC_FILE_SIZE\` 200 MiB |"
+  echo "| deadline | 30 s | \`IMGPROXY_TIMEOUT=30\` |"
+  echo "| URL check | HMAC-SHA256 token + index lookup | HMAC-SHA256 signature |"
+  echo "| differs: concurrent jobs | $CORES (one per CPU) | $HI (2 x CPUs, its default) |"
+  echo "| differs: safety work | header pre-parse, decode-memory budget, deadline killer, output metadata check | none of these |"
+  echo "| log level (same) | warn | warn |"
+  echo
+  echo "| file | size | c | C req/s | thumbd req/s | imgproxy req/s | **thumbd / imgproxy** | thumbd / C | thumbd CPU ms/req | imgproxy CPU ms/req | **CPU ratio** (imgproxy / thumbd) | thumbd p50 / p99 ms | imgproxy p50 / p99 ms | bytes thumbd / imgproxy |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >>"$REPORT"
-for spec in "tile_500 500 500 crop" "fit_1920 1920 1200 fit"; do
-  set -- $spec
-  urls=$(sign "$W/many" "$1" 18081 "$W/many"/p*.jpg)
-  for c in 1 "$HI"; do
-    # Baseline before and after, averaged: this machine's speed drifts, and
-    # bracketing keeps the drift out of the ratio.
-    b1=$(VIPS_CONCURRENCY=1 "$W/thumbloop" "$FILE" "$2" "$3" "$4" 2 "$SECS")
-    ours=$("$W/loadgen" -label "$1" -c "$c" -n 1000000 -d "${SECS}s" $urls)
-    b2=$(VIPS_CONCURRENCY=1 "$W/thumbloop" "$FILE" "$2" "$3" "$4" 2 "$SECS")
-    echo "  C        $b1" >&2; echo "  thumbd   $ours" >&2; echo "  C        $b2" >&2
-    avg() { awk -v a="$(echo "$b1" | field "$1")" -v b="$(echo "$b2" | field "$1")" 'BEGIN { printf "%.2f", (a + b) / 2 }'; }
-    bt=$(avg thumbs_per_s)
-    echo "| $1 | $c | $(echo "$ours" | field req_per_s) | $bt | **$(ratio "$(echo "$ours" | field req_per_s)" "$bt")** | $(echo "$ours" | field lat_ms_p50) | $(echo "$ours" | field p99) | $(avg lat_ms_p50) | $(avg p99) |" >>"$REPORT"
+cell=0
+: >"$W/ratios"
+for id in $FILES; do
+  orig=${SRC[$id]}
+  for size in $SIZES; do
+    read -r bw bh bmode <<<"$(box "$size")"
+    turls=$(sign "$W/many" "$size" 18081 ${COPIES[$id]})
+    iurls=$(ipx_urls 18200 "$size" ${COPIES[$id]})
+    tb=$(curl -fsS "$(echo "$turls" | head -1)" | wc -c)
+    ib=$(curl -fsS "$(echo "$iurls" | head -1)" | wc -c)
+    for c in 1 "$HI"; do
+      cw=$((c < CORES ? c : CORES))
+      base=$(VIPS_CONCURRENCY=1 "$W/thumbloop" "$orig" "$bw" "$bh" "$bmode" "$cw" "$SECS")
+      if [ $((cell % 2)) -eq 0 ]; then
+        ours=$(run_load "$TPID" thumbd "$c" $turls); theirs=$(run_load "$IPID" imgproxy "$c" $iurls)
+      else
+        theirs=$(run_load "$IPID" imgproxy "$c" $iurls); ours=$(run_load "$TPID" thumbd "$c" $turls)
+      fi
+      cell=$((cell + 1))
+      echo "  $id $size c=$c" >&2; echo "    C        $base" >&2; echo "    thumbd   $ours" >&2; echo "    imgproxy $theirs" >&2
+      tr=$(echo "$ours" | field req_per_s); ir=$(echo "$theirs" | field req_per_s); cr=$(echo "$base" | field thumbs_per_s)
+      tc=$(echo "$ours" | field cpu_ms_per_req); ic=$(echo "$theirs" | field cpu_ms_per_req)
+      echo "$id $size $c $(ratio "$tr" "$ir") $(ratio "$ic" "$tc")" >>"$W/ratios"
+      echo "| $id | $size | $c | $cr | $tr | $ir | **$(ratio "$tr" "$ir")** | $(ratio "$tr" "$cr") | $tc | $ic | **$(ratio "$ic" "$tc")** | $(echo "$ours" | field lat_ms_p50) / $(echo "$ours" | field p99) | $(echo "$theirs" | field lat_ms_p50) / $(echo "$theirs" | field p99) | $tb / $ib |" >>"$REPORT"
+      for s in "$ours" "$theirs"; do
+        echo "$s" | grep -q 'errors=0 statuses=map\[200:[0-9]*\] ' || { echo "bench: non-200 answers: $s" >&2; exit 1; }
+      done
+    done
   done
 done
-kill "$TPID"; wait "$TPID" 2>/dev/null || true
-
-# 2. Peak RSS: 32 concurrent uncached requests for 32 different photos.
-echo "bench: peak RSS" >&2
-start_thumbd 18082 19082 "$W/many" 0
-urls=$(sign "$W/many" tile_500 18082 "$W/many"/p*.jpg)
-rss_before=$(awk '/VmRSS/{print $2}' /proc/$TPID/status)
-rssrun=$("$W/loadgen" -label rss -warmup 0 -c 32 -n 64 -d "$((SECS * 4))s" $urls)
-echo "  thumbd   $rssrun" >&2
-peak=$(awk '/VmHWM/{print $2}' /proc/$TPID/status)
-kill "$TPID"; wait "$TPID" 2>/dev/null || true
+# Requests that shared a job (collapsed onto another request's render):
+# the distinct copies must keep this at 0.
+metrics=$(curl -fsS "http://127.0.0.1:19081/metrics")
+count() { echo "$metrics" | awk -v c="cache=\"$1\"" '/^thumbd_http_request_duration_seconds_count/ && index($0, "route=\"thumb\"") && index($0, c) { s += $NF } END { printf "%d", s }'; }
+shared=$(count shared); missed=$(count miss); total=$(echo "$metrics" | awk '/^thumbd_http_request_duration_seconds_count/ && index($0, "route=\"thumb\"") { s += $NF } END { printf "%d", s }')
+stop "$TPID"; stop "$IPID"
 {
   echo
-  echo "## Memory under load"
-  echo
-  echo "32 concurrent uncached \`tile_500\` requests for 32 different copies of the file"
-  echo "(result cache off, default workers = $CORES, queue 64): $(echo "$rssrun" | sed -n 's/.*statuses=\(.*\)/\1/p') ."
-  echo
-  echo "| RSS before | **peak RSS (VmHWM)** |"
-  echo "|---|---|"
-  echo "| $((rss_before / 1024)) MiB | **$((peak / 1024)) MiB** |"
+  echo "thumbd's own metrics for these requests (admin \`/metrics\`, \`thumbd_http_request_duration_seconds_count\`):"
+  echo "**$shared of $total requests shared a job** (cache=\"shared\"); $missed were renders (cache=\"miss\")."
 } >>"$REPORT"
 
-# 3. Cache hits and 304s vs plain net/http with the same bytes.
-echo "bench: cache hits" >&2
-start_thumbd 18083 19083 "$W/orig" 256
-hit=$(sign "$W/orig" tile_500 18083 "$name")
-curl -fsS -o "$W/body.jpg" -D "$W/headers" "$hit"
-etag=$(sed -n 's/^[Ee][Tt]ag: *\(.*\)\r$/\1/p' "$W/headers")
-"$W/plainserve" -listen 127.0.0.1:18090 -file "$W/body.jpg" & PIDS+=("$!")
-sleep 0.5
-# wrk (C, event loop) as the client: a Go client would take most of the
-# two cores from the servers it measures.
-wrkrun() { wrk -t 2 -c 32 -d "${SECS}s" --latency "$@" 2>&1; }
+# --- 2. peak RSS ------------------------------------------------------------
+say "peak RSS"
+rss_id=j24
+start_thumbd 18082 19082 "$W/many" 0 warn
+start_imgproxy 18201 "$W/many"
+turls=$(sign "$W/many" tile_500 18082 ${COPIES[$rss_id]})
+iurls=$(ipx_urls 18201 tile_500 ${COPIES[$rss_id]})
+tr0=$(awk '/VmRSS/{print $2}' /proc/$TPID/status); ir0=$(awk '/VmRSS/{print $2}' /proc/$IPID/status)
+trun=$("$W/loadgen" -label rss-thumbd -warmup 0 -c 32 -n 32 -d 120s $turls)
+irun=$("$W/loadgen" -label rss-imgproxy -warmup 0 -c 32 -n 32 -d 120s $iurls)
+echo "  thumbd   $trun" >&2; echo "  imgproxy $irun" >&2
+tpeak=$(awk '/VmHWM/{print $2}' /proc/$TPID/status); ipeak=$(awk '/VmHWM/{print $2}' /proc/$IPID/status)
+stop "$TPID"; stop "$IPID"
+{
+  echo
+  echo "## Peak memory: 32 concurrent uncached 24 MP requests"
+  echo
+  echo "32 clients at once, one \`tile_500\` each of the 32 distinct copies of \`$rss_id\`; fresh processes,"
+  echo "thumbd's result cache off. Each server ran alone (thumbd first, then imgproxy)."
+  echo
+  echo "| server | RSS before | **peak RSS (VmHWM)** | wall s for the 32 | answers |"
+  echo "|---|---|---|---|---|"
+  echo "| thumbd | $((tr0 / 1024)) MiB | **$((tpeak / 1024)) MiB** | $(echo "$trun" | field elapsed) | $(echo "$trun" | sed -n 's/.*statuses=//p') |"
+  echo "| imgproxy | $((ir0 / 1024)) MiB | **$((ipeak / 1024)) MiB** | $(echo "$irun" | field elapsed) | $(echo "$irun" | sed -n 's/.*statuses=//p') |"
+} >>"$REPORT"
+
+# --- 3. stages --------------------------------------------------------------
+say "stages"
+{
+  echo
+  echo "## Where thumbd's time goes (tools/stages)"
+  echo
+  echo "govips called in the same steps as transform/transform.go, in one process with one libvips"
+  echo "thread; CPU time of the process (immune to the neighbours' load), medians. The candidates"
+  echo "are whole pipelines on the same bytes, with output size and SSIM against a full-resolution"
+  echo "Lanczos3 reference. Reading: see docs/perf-notes.md."
+  echo
+  "$W/stages" -file "${SRC[j24]}" -size tile_500 -n 11
+  echo
+  "$W/stages" -file "${SRC[j24]}" -size fit_1920 -n 5
+  echo
+  "$W/stages" -file "${SRC[j12]}" -size tile_500 -n 5 -variants=false
+  echo
+  "$W/stages" -file "${SRC[heic]}" -size tile_500 -n 3
+} >>"$REPORT" 2>"$W/stages.err" || { cat "$W/stages.err" >&2; exit 1; }
+
+# --- 4. cache hits ----------------------------------------------------------
+say "cache hits"
+hitdir=$W/hit
+mkdir -p "$hitdir" && cp "${SRC[j12]}" "$hitdir/"
+hitname=$(basename "${SRC[j12]}")
+wrkrun() { wrk -t 2 -c 32 -d "$((SECS > 5 ? SECS : 5))s" --latency "$@" 2>&1; }
 wrkfield() { # req/s, p50 ms, p99 ms from wrk's report
   awk '/Requests\/sec/{r=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2}
        function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
        END { printf "%s %.2f %.2f\n", r, ms(p50), ms(p99) }'
 }
-p1=$(wrkrun http://127.0.0.1:18090/x | wrkfield)
-ours=$(wrkrun "$hit" | wrkfield)
-reval=$(wrkrun -H "If-None-Match: $etag" "$hit" | wrkfield)
-p2=$(wrkrun http://127.0.0.1:18090/x | wrkfield)
-# The plain server before and after thumbd, averaged (see above).
-plain=$(echo "$p1 $p2" | awk '{ printf "%.2f %.2f %.2f", ($1 + $4) / 2, ($2 + $5) / 2, ($3 + $6) / 2 }')
-echo "  plain    $plain" >&2; echo "  thumbd   $ours" >&2; echo "  304      $reval" >&2
+hit_thumbd() { # LOGLEVEL -> "req/s p50 p99" for hits, then for 304s
+  start_thumbd 18083 19083 "$hitdir" 256 "$1"
+  local url etag
+  url=$(sign "$hitdir" tile_500 18083 "$hitname")
+  curl -fsS -o "$W/body.jpg" -D "$W/headers" "$url"
+  curl -fsS -o /dev/null "$url"
+  etag=$(sed -n 's/^[Ee][Tt]ag: *\(.*\)\r$/\1/p' "$W/headers")
+  echo "$(wrkrun "$url" | wrkfield) $(wrkrun -H "If-None-Match: $etag" "$url" | wrkfield)"
+  stop "$TPID"
+}
+plain() { # MODE -> "req/s p50 p99"
+  "$W/plainserve" -listen 127.0.0.1:18090 -file "$W/body.jpg" -log "$1" 2>"$W/plain-$1.log" >"$W/plain-$1.out" &
+  local p=$!; PIDS+=("$p")
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:18090/x 2>/dev/null && break; sleep 0.05; done
+  kill -0 "$p" || { echo "bench: plainserve did not start" >&2; exit 1; }
+  wrkrun http://127.0.0.1:18090/x | wrkfield
+  stop "$p"
+}
+# The body first (plainserve serves thumbd's exact bytes).
+start_thumbd 18083 19083 "$hitdir" 256 warn
+curl -fsS -o "$W/body.jpg" "$(sign "$hitdir" tile_500 18083 "$hitname")"
+stop "$TPID"
+p1=$(plain off)
+on=$(hit_thumbd info)
+off=$(hit_thumbd warn)
+psync=$(plain sync)
+pasync=$(plain async)
+p2=$(plain off)
+plainv=$(echo "$p1 $p2" | awk '{ printf "%.2f %.2f %.2f", ($1 + $4) / 2, ($2 + $5) / 2, ($3 + $6) / 2 }')
 col() { echo "$1" | awk -v i="$2" '{print $i}'; }
+echo "  plain $plainv | sync $psync | async $pasync | thumbd log on $on | off $off" >&2
+hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "$plainv" 1)")** | $(col "$2" $(($3 + 1))) | $(col "$2" $(($3 + 2))) | $(ratio "$(col "$2" $(($3 + 2)))" "$(col "$plainv" 3)") |"; }
 {
   echo
   echo "## Cache hits and revalidation vs plain net/http"
   echo
-  echo "wrk, 2 threads, 32 connections (the plain server measured before and after thumbd, averaged), one $(du -k "$W/body.jpg" | cut -f1) KiB \`tile_500\` body. Baseline: \`tools/plainserve\`, a bare"
-  echo "net/http handler writing the same bytes from memory (no routing, no headers, no logs)."
-  echo "thumbd runs its full path: routing, token check, index lookup, memory cache, access log, metrics."
+  echo "wrk, 2 threads, 32 connections, $((SECS > 5 ? SECS : 5))s each, one $(($(stat -c %s "$W/body.jpg") / 1024)) KiB \`tile_500\` body. Baseline: \`tools/plainserve\`, a bare"
+  echo "net/http handler writing the same bytes from memory (no routing, no checks), measured first"
+  echo "and last and averaged. thumbd runs its full path: routing, token HMAC, index lookup, memory"
+  echo "cache, headers, metrics, and the access log (one JSON line per request to stderr, here a file)"
+  echo "at \`log_level: info\` (the default) or none at \`warn\`. plainserve with \`-log sync\` writes the"
+  echo "same kind of line straight to stderr, with \`-log async\` through the new \`accesslog\` writer."
   echo
-  echo "| what | req/s | **ratio to plain** | p50 ms | p99 ms |"
-  echo "|---|---|---|---|---|"
-  echo "| plain net/http | $(col "$plain" 1) | 1.00 | $(col "$plain" 2) | $(col "$plain" 3) |"
-  echo "| thumbd cache hit (200) | $(col "$ours" 1) | **$(ratio "$(col "$ours" 1)" "$(col "$plain" 1)")** | $(col "$ours" 2) | $(col "$ours" 3) |"
-  echo "| thumbd revalidation (304) | $(col "$reval" 1) | $(ratio "$(col "$reval" 1)" "$(col "$plain" 1)") | $(col "$reval" 2) | $(col "$reval" 3) |"
+  echo "| what | req/s | **ratio to plain** | p50 ms | p99 ms | p99 / plain p99 |"
+  echo "|---|---|---|---|---|---|"
+  hitrow "plain net/http" "$plainv" 1
+  hitrow "plain + access line, sync" "$psync" 1
+  hitrow "plain + access line, accesslog (async)" "$pasync" 1
+  hitrow "thumbd hit, access log on (default)" "$on" 1
+  hitrow "thumbd hit, access log off" "$off" 1
+  hitrow "thumbd 304, access log on" "$on" 4
+  hitrow "thumbd 304, access log off" "$off" 4
   echo
-  echo "Reproduce: \`make bench\` (or \`BENCH_SECONDS=20 make bench\`). The load generators"
-  echo "(\`tools/loadgen\` for transforms, wrk for hits) share the 2 cores with the server under test,"
-  echo "for thumbd and the baselines alike."
+  echo "plainserve's async writer dropped $(sed -n 's/dropped=//p' "$W/plain-async.out" | head -1) lines in its run."
+} >>"$REPORT"
+
+# --- 5. index cost ----------------------------------------------------------
+if [ "$NINDEX" -gt 0 ]; then
+  say "index cost ($NINDEX files)"
+  vips thumbnail testdata/photos/cops.jpg "$W/small.jpg[Q=80,strip]" 160
+  lib=$W/lib
+  t=$(date +%s.%N)
+  made=$("$W/benchprep" tree -n "$NINDEX" -out "$lib" "$W/small.jpg")
+  tmake=$(echo "$(date +%s.%N) $t" | awk '{printf "%.1f", $1 - $2}')
+  libbytes=$(echo "$made" | field bytes)
+  sync
+  # Warm the page cache for both readers alike.
+  find "$lib" -type f -print0 | xargs -0 cat >/dev/null
+  t=$(date +%s.%N)
+  find "$lib" -type f -print0 | xargs -0 -P "$CORES" -n 2000 sha1sum >/dev/null
+  tsha=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
+  t=$(date +%s.%N)
+  find "$lib" -type f -print0 | xargs -0 -n 2000 sha1sum >/dev/null
+  tsha1=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
+  idxfile=$W/index.json
+  t=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$W/index.rss" "$W/thumbd" index --originals "$lib" --index-file "$idxfile" >"$W/index.out" 2>"$W/index.err" ||
+    { cat "$W/index.err" >&2; exit 1; }
+  tidx=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
+  # Restart with the index file: time from exec to /readyz 200.
+  mkdir -p "$W/empty"
+  start_thumbd 18084 19084 "$W/empty" 0 warn
+  sleep 1
+  rss0=$(awk '/VmRSS/{print $2}' /proc/$TPID/status)
+  heap0=$(curl -fsS http://127.0.0.1:19084/metrics | awk '/^go_memstats_heap_inuse_bytes/{print $2}')
+  stop "$TPID"
+  t=$(date +%s.%N)
+  start_thumbd 18084 19084 "$lib" 0 warn THUMBD_INDEX_FILE="$idxfile"
+  tready=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
+  sleep 1
+  rss1=$(awk '/VmRSS/{print $2}' /proc/$TPID/status)
+  m=$(curl -fsS http://127.0.0.1:19084/metrics)
+  heap1=$(echo "$m" | awk '/^go_memstats_heap_inuse_bytes/{print $2}')
+  nfiles=$(echo "$m" | awk '/^thumbd_index_files/{print $2}')
+  stop "$TPID"
+  # ...and without it, for comparison: every file hashed and probed again.
+  t=$(date +%s.%N)
+  start_thumbd 18084 19084 "$lib" 0 warn
+  tcold=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
+  stop "$TPID"
+  fps() { awk -v n="$NINDEX" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+  mbs() { awk -v b="$libbytes" -v s="$1" 'BEGIN { printf "%.1f", b / s / 1048576 }'; }
+  {
+    echo
+    echo "## Cost as the library grows: $NINDEX files"
+    echo
+    echo "$NINDEX distinct small JPEGs ($(($(stat -c %s "$W/small.jpg") / 1024)) KiB, 160 px, $((libbytes / 1048576)) MiB in all, 1000 per folder) made"
+    echo "in ${tmake}s; page cache warm for every reader. \`thumbd index\` hashes (SHA-1) and probes"
+    echo "(header: dimensions, date) each file with index_workers = $CORES; sha1sum only reads and hashes."
+    echo
+    echo "| what | seconds | files/s | MiB/s |"
+    echo "|---|---|---|---|"
+    echo "| sha1sum, $CORES processes (xargs -P $CORES) | $tsha | $(fps "$tsha") | $(mbs "$tsha") |"
+    echo "| sha1sum, 1 process | $tsha1 | $(fps "$tsha1") | $(mbs "$tsha1") |"
+    echo "| \`thumbd index\` (new index file) | $tidx | $(fps "$tidx") | $(mbs "$tidx") |"
+    echo "| thumbd serve, no index file: exec to ready | $tcold | $(fps "$tcold") | |"
+    echo "| **thumbd serve with the index file: exec to ready** | **$tready** | | |"
+    echo
+    echo "\`thumbd index\` / sha1sum ($CORES processes): $(ratio "$tsha" "$tidx") of the read+hash rate; peak RSS of \`thumbd index\`:"
+    echo "$(($(cat "$W/index.rss") / 1024)) MiB. $(cat "$W/index.out" | sed "s|$W/||")"
+    echo
+    echo "Memory per indexed file (serve, ready, $nfiles files, against the same binary on an empty folder):"
+    echo "RSS $(awk -v a="$rss1" -v b="$rss0" -v n="$NINDEX" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') bytes/file, Go heap in use"
+    echo "$(awk -v a="$heap1" -v b="$heap0" -v n="$NINDEX" 'BEGIN { printf "%.0f", (a - b) / n }') bytes/file; index file $(($(stat -c %s "$idxfile") / NINDEX)) bytes/file."
+  } >>"$REPORT"
+  rm -rf "$lib"
+  echo "$tready" >"$W/tready"
+fi
+
+# --- targets ----------------------------------------------------------------
+say "summary"
+{
+  echo
+  echo "## Targets (issue 15), from this run"
+  echo
+  echo "| target | this run | met |"
+  echo "|---|---|---|"
+  awk '$1 ~ /^j/ { if (min == "" || $4 < min) { min = $4; at = $1 " " $2 " c=" $3 } }
+       END { printf "| JPEG uncached >= 1.15x imgproxy, every file, size, concurrency | lowest %s (%s) | %s |\n", min, at, (min >= 1.15 ? "yes" : "**no**") }' "$W/ratios"
+  awk '$1 !~ /^j/ { if (min == "" || $4 < min) { min = $4; at = $1 " " $2 " c=" $3 } }
+       END { if (min != "") printf "| PNG, HEIC, WebP uncached >= 1.0x imgproxy | lowest %s (%s) | %s |\n", min, at, (min >= 1.0 ? "yes" : "**no**") }' "$W/ratios"
+  awk '{ if (min == "" || $5 < min) { min = $5; at = $1 " " $2 " c=" $3 } }
+       END { printf "| (CPU per request, imgproxy / thumbd; > 1 = thumbd cheaper) | lowest %s (%s) | |\n", min, at }' "$W/ratios"
+  r=$(ratio "$(col "$on" 1)" "$(col "$plainv" 1)")
+  echo "| hits >= 0.9x plain net/http, access log on | $r | $(awk -v r="$r" 'BEGIN { print (r >= 0.9 ? "yes" : "**no**") }') |"
+  r=$(ratio "$(col "$on" 3)" "$(col "$plainv" 3)")
+  echo "| hit p99 <= 2x plain p99 at 32 connections | $r x ($(col "$on" 3) ms vs $(col "$plainv" 3) ms) | $(awk -v r="$r" 'BEGIN { print (r <= 2 ? "yes" : "**no**") }') |"
+  echo "| peak RSS, 32 x 24 MP uncached <= imgproxy's | $((tpeak / 1024)) MiB vs $((ipeak / 1024)) MiB | $([ "$tpeak" -le "$ipeak" ] && echo yes || echo '**no**') |"
+  if [ -f "$W/tready" ]; then
+    echo "| restart over $NINDEX indexed files < 2 s | $(cat "$W/tready") s | $(awk -v t="$(cat "$W/tready")" 'BEGIN { print (t < 2 ? "yes" : "**no**") }') |"
+  fi
+  echo
+  echo "Reproduce: \`make bench\` (\`BENCH_SECONDS=10 make bench\` for steadier figures; this run took $(($(date +%s) - T0)) s)."
 } >>"$REPORT"
 
 cat scripts/bench-notes.md >>"$REPORT"

@@ -23,6 +23,7 @@ func main() {
 	c := flag.Int("c", 1, "concurrent clients")
 	d := flag.Duration("d", 30*time.Second, "time limit")
 	warm := flag.Int("warmup", 2, "untimed requests first")
+	minN := flag.Int("min", 0, "requests to finish even past the time limit (slow transforms still get a sample)")
 	label := flag.String("label", "thumbd", "label printed with the result")
 	var headers headerFlags
 	flag.Var(&headers, "H", "request header 'Name: value' (repeatable)")
@@ -81,7 +82,7 @@ func main() {
 			defer wg.Done()
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(*n) || time.Now().After(deadline) {
+				if i >= int64(*n) || (i >= int64(*minN) && time.Now().After(deadline)) {
 					return
 				}
 				t := time.Now()
