@@ -121,8 +121,9 @@ func (a *App) Tiers() ([]cache.Tier, error) {
 }
 
 // Server builds the HTTP server over the index, the transformer and the
-// tiers, with the config's access policy in force.
-func (a *App) Server() (*server.Server, error) {
+// tiers, with the config's access policy in force. logDropped, if set,
+// counts log lines the log writer had to drop (a metric).
+func (a *App) Server(logDropped func() uint64) (*server.Server, error) {
 	cfg := a.Config
 	tiers, err := a.Tiers()
 	if err != nil {
@@ -150,6 +151,7 @@ func (a *App) Server() (*server.Server, error) {
 		Poster:         video.Limits{MemoryBytes: int64(cfg.FFmpegMemoryMB) << 20},
 		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB, cfg.MaxDecodeMB)) << 20,
 		Budget:         a.Budget,
+		LogDropped:     logDropped,
 	}, a.Log)
 	srv.SetRevocations(cfg.Revocations)
 	return srv, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/net/netutil"
 
+	"github.com/thumbd/thumbd/accesslog"
 	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/config"
 	"github.com/thumbd/thumbd/picker"
@@ -111,7 +112,11 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, level := newLogger(os.Stderr, cfg)
+	// Log lines go through a buffer that never blocks a request; a stalled
+	// stderr pipe drops (and counts) lines instead of stalling the server.
+	logw := accesslog.New(os.Stderr, accesslog.Options{})
+	defer logw.Close()
+	log, level := newLogger(logw, cfg)
 	log.Info("thumbd starting", "version", version(), "libvips", transform.VipsVersion(), "libheif", transform.HeifVersion(), "config", cfg)
 	log.Info("revocations", "total", len(cfg.Revoked), "from_defaults", cfg.RevokedFrom["defaults"],
 		"from_file", cfg.RevokedFrom["file"], "from_env", cfg.RevokedFrom["env"])
@@ -137,7 +142,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		log.Warn("ffmpeg not installed: videos stream, but their image sizes (posters) answer 415")
 	}
 	ix := a.Index
-	srv, err := a.Server()
+	srv, err := a.Server(logw.Dropped)
 	if err != nil {
 		return err
 	}

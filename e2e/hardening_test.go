@@ -85,7 +85,7 @@ func launch(t *testing.T, o launchOpts, args ...string) *hproc {
 			t.Fatalf("thumbd exited during start-up (%v); stderr:\n%s", p.cmd.ProcessState, p.stderr.String())
 		default:
 		}
-		if code, _, _ := fetch(c, "GET", "http://"+p.admin+"/readyz", "", nil, ""); code == 200 {
+		if code, _, _ := fetch(c, "GET", "http://"+p.admin+"/readyz", "", nil, ""); code == 200 && p.logged() {
 			return p
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval, bounded by the deadline above

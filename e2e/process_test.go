@@ -166,7 +166,7 @@ func start(t *testing.T, args ...string) *proc {
 	for time.Now().Before(deadline) {
 		if r, err := http.Get("http://" + p.admin + "/readyz"); err == nil {
 			r.Body.Close()
-			if r.StatusCode == 200 {
+			if r.StatusCode == 200 && p.logged() {
 				return p
 			}
 		}
@@ -174,6 +174,13 @@ func start(t *testing.T, args ...string) *proc {
 	}
 	t.Fatalf("thumbd not ready; stderr:\n%s", p.stderr.String())
 	return nil
+}
+
+// logged reports whether the start-up log has reached stderr up to its
+// "listening" line (thumbd buffers log lines and flushes them every second).
+func (p *proc) logged() bool {
+	s := p.stderr.String()
+	return strings.Contains(s, `"msg":"listening"`) || strings.Contains(s, "msg=listening")
 }
 
 func run(t *testing.T, args ...string) string {

@@ -65,6 +65,14 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thumbd_vips_memory_highwater_bytes", Help: "Most memory libvips has tracked at once."},
 			func() float64 { _, high := transform.MemStats(); return float64(high) }),
 		&indexCollector{s},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "thumbd_log_lines_dropped_total",
+			Help: "Log lines dropped because the log destination was slower than they arrived."},
+			func() float64 {
+				if s.opts.LogDropped == nil {
+					return 0
+				}
+				return float64(s.opts.LogDropped())
+			}),
 		&cacheCollector{s},
 	)
 	return m

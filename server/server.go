@@ -71,6 +71,8 @@ type Options struct {
 	// Budget is the process-wide decode memory budget (shared with the
 	// transformer); nil = none.
 	Budget *budget.Budget
+	// LogDropped reports log lines dropped by the log writer; nil = none.
+	LogDropped func() uint64
 }
 
 // Server serves /t/:hash/:token/:size.

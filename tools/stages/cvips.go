@@ -60,8 +60,8 @@ import (
 	"unsafe"
 )
 
-// variant is one way to make the output from a JPEG.
-type variant struct {
+// pipeline is one way to make the output from a JPEG.
+type pipeline struct {
 	shrink         int  // libjpeg scale denominator; 0: not a JPEG, the format's own loader
 	sequential     bool // access=sequential (strips pulled by the resize) or random (whole decode first)
 	thumbnailImage bool // vips_thumbnail_image (what govips' ThumbnailWithSize calls) instead of vips_resize
@@ -92,7 +92,7 @@ func newCBuf(b []byte) cBuf { return cBuf{C.CBytes(b), len(b)} }
 
 func (c cBuf) free() { C.free(c.p) }
 
-func runVariant(src cBuf, v variant, w, h int, crop bool) ([]byte, error) {
+func runVariant(src cBuf, v pipeline, w, h int, crop bool) ([]byte, error) {
 	var out unsafe.Pointer
 	var n C.size_t
 	if C.stage_variant(src.p, C.size_t(src.n), C.int(v.shrink), cbool(v.sequential), C.int(w), C.int(h), cbool(crop),

@@ -32,6 +32,7 @@ import (
 	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/metastrip"
 	"github.com/thumbd/thumbd/transform"
+	"github.com/thumbd/thumbd/variant"
 )
 
 func main() {
@@ -43,7 +44,7 @@ func main() {
 
 	transform.Startup(1, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	vips.LoggingSettings(func(string, vips.LogLevel, string) {}, vips.LogLevelError)
-	size, err := transform.ParseSize(*sizeName)
+	size, err := variant.ParseSize(*sizeName)
 	if err != nil {
 		fatal(err)
 	}
@@ -55,7 +56,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	crop := size.Mode != transform.Fit
+	crop := size.Mode != variant.Fit
 	fmt.Printf("### `%s` %s (%dx%d, %.1f MP, %d KiB, %s%s)\n\n", filepath.Base(*file), size.Name, hdr.Width, hdr.Height,
 		float64(hdr.Pixels())/1e6, len(src)>>10, hdr.Format, map[bool]string{true: ", progressive", false: ""}[hdr.Progressive])
 
@@ -72,7 +73,7 @@ func main() {
 		} else {
 			vs, refShrink = otherCandidates(), 0
 		}
-		refPNG, err := runVariant(cs, variant{shrink: refShrink, kernel: kernelLanczos3}, size.Width, size.Height, crop)
+		refPNG, err := runVariant(cs, pipeline{shrink: refShrink, kernel: kernelLanczos3}, size.Width, size.Height, crop)
 		if err != nil {
 			fatal(fmt.Errorf("reference: %w", err))
 		}
@@ -144,13 +145,13 @@ func median(ds []time.Duration) time.Duration {
 type stages struct {
 	path   string
 	src    []byte
-	size   transform.Size
+	size   variant.Size
 	crop   bool
 	shrink int
 	tr     *transform.Transformer
 }
 
-func newStages(path string, src []byte, size transform.Size, crop bool) *stages {
+func newStages(path string, src []byte, size variant.Size, crop bool) *stages {
 	st := &stages{path: path, src: src, size: size, crop: crop, shrink: 1}
 	if img, err := vips.LoadImageFromBuffer(src, vips.NewImportParams()); err == nil {
 		if img.Format() == vips.ImageTypeJPEG {
@@ -164,13 +165,13 @@ func newStages(path string, src []byte, size transform.Size, crop bool) *stages 
 
 // jpegShrink mirrors transform's choice: the largest libjpeg scale that
 // leaves at least the output's pixels on each axis.
-func jpegShrink(w, h, orientation int, s transform.Size) int {
+func jpegShrink(w, h, orientation int, s variant.Size) int {
 	if orientation >= 5 && orientation <= 8 {
 		w, h = h, w
 	}
 	fw, fh := float64(s.Width)/float64(w), float64(s.Height)/float64(h)
 	f := max(fw, fh)
-	if s.Mode == transform.Fit {
+	if s.Mode == variant.Fit {
 		f = min(fw, fh, 1)
 	}
 	for _, d := range []int{8, 4, 2} {
@@ -343,7 +344,7 @@ func (st *stages) steps() map[string]func() time.Duration {
 		},
 		"transform.Transform": func() time.Duration {
 			return timed(func() {
-				if _, err := st.tr.Transform(context.Background(), st.src, st.size, transform.JPEG); err != nil {
+				if _, err := st.tr.Transform(context.Background(), st.src, st.size, variant.JPEG); err != nil {
 					fatal(err)
 				}
 			})
@@ -383,45 +384,45 @@ func (st *stages) report(t map[string][]time.Duration, n int) {
 
 type namedVariant struct {
 	name string
-	run  func(cs cBuf, st *stages, size transform.Size, crop bool) ([]byte, error)
+	run  func(cs cBuf, st *stages, size variant.Size, crop bool) ([]byte, error)
 }
 
-func cv(name string, v variant) namedVariant {
-	return namedVariant{name, func(cs cBuf, _ *stages, size transform.Size, crop bool) ([]byte, error) {
+func cv(name string, v pipeline) namedVariant {
+	return namedVariant{name, func(cs cBuf, _ *stages, size variant.Size, crop bool) ([]byte, error) {
 		return runVariant(cs, v, size.Width, size.Height, crop)
 	}}
 }
 
 // candidates are the pipelines compared; the first is thumbd's today.
 func candidates(shrink int) []namedVariant {
-	cur := variant{shrink: shrink, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
-	with := func(f func(*variant)) variant { v := cur; f(&v); return v }
+	cur := pipeline{shrink: shrink, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
+	with := func(f func(*pipeline)) pipeline { v := cur; f(&v); return v }
 	vs := []namedVariant{
 		{"thumbd now: transform.Transform (govips: header load, random-access load at 1/" + fmt.Sprint(shrink) + ", thumbnail_image, sRGB, progressive+optimize Q83, Check)",
-			func(_ cBuf, st *stages, size transform.Size, _ bool) ([]byte, error) {
-				img, err := st.tr.Transform(context.Background(), st.src, size, transform.JPEG)
+			func(_ cBuf, st *stages, size variant.Size, _ bool) ([]byte, error) {
+				img, err := st.tr.Transform(context.Background(), st.src, size, variant.JPEG)
 				if err != nil {
 					return nil, err
 				}
 				return img.Bytes, nil
 			}},
 		cv("same libvips steps without govips (random access, thumbnail_image)", cur),
-		cv("sequential access, thumbnail_image", with(func(v *variant) { v.sequential = true })),
-		cv("sequential, vips_resize Lanczos3 + centre crop (imgproxy's steps)", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos3 })),
-		cv("sequential, vips_resize Lanczos2", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos2 })),
-		cv("sequential, vips_resize Mitchell", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelMitchell })),
-		cv("sequential, vips_resize cubic", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelCubic })),
-		cv("sequential, vips_resize linear", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLinear })),
-		cv("sequential, thumbnail_image, baseline (no interlace), optimize", with(func(v *variant) { v.sequential = true; v.interlace = false })),
-		cv("sequential, thumbnail_image, baseline, no optimize", with(func(v *variant) { v.sequential = true; v.interlace = false; v.optimize = false })),
-		cv("sequential, thumbnail_image, progressive Q80 (imgproxy's default quality)", with(func(v *variant) { v.sequential = true; v.quality = 80 })),
+		cv("sequential access, thumbnail_image", with(func(v *pipeline) { v.sequential = true })),
+		cv("sequential, vips_resize Lanczos3 + centre crop (imgproxy's steps)", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos3 })),
+		cv("sequential, vips_resize Lanczos2", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos2 })),
+		cv("sequential, vips_resize Mitchell", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelMitchell })),
+		cv("sequential, vips_resize cubic", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelCubic })),
+		cv("sequential, vips_resize linear", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLinear })),
+		cv("sequential, thumbnail_image, baseline (no interlace), optimize", with(func(v *pipeline) { v.sequential = true; v.interlace = false })),
+		cv("sequential, thumbnail_image, baseline, no optimize", with(func(v *pipeline) { v.sequential = true; v.interlace = false; v.optimize = false })),
+		cv("sequential, thumbnail_image, progressive Q80 (imgproxy's default quality)", with(func(v *pipeline) { v.sequential = true; v.quality = 80 })),
 	}
 	if shrink > 1 {
 		vs = append(vs, cv(fmt.Sprintf("sequential, thumbnail_image, decode at 1/%d (a factor of 2 in reserve)", shrink/2),
-			with(func(v *variant) { v.sequential = true; v.shrink = shrink / 2 })))
+			with(func(v *pipeline) { v.sequential = true; v.shrink = shrink / 2 })))
 	}
 	vs = append(vs,
-		namedVariant{"vips_thumbnail_buffer (libvips' own shrink choice, sequential) + progressive+optimize Q83", func(_ cBuf, st *stages, size transform.Size, crop bool) ([]byte, error) {
+		namedVariant{"vips_thumbnail_buffer (libvips' own shrink choice, sequential) + progressive+optimize Q83", func(_ cBuf, st *stages, size variant.Size, crop bool) ([]byte, error) {
 			c, s := vips.InterestingNone, vips.SizeDown
 			if crop {
 				c, s = vips.InterestingCentre, vips.SizeBoth
@@ -433,7 +434,7 @@ func candidates(shrink int) []namedVariant {
 			defer img.Close()
 			return st.encode(img), nil
 		}},
-		namedVariant{"vips_thumbnail from the file (no Go read) + progressive+optimize Q83", func(_ cBuf, st *stages, size transform.Size, crop bool) ([]byte, error) {
+		namedVariant{"vips_thumbnail from the file (no Go read) + progressive+optimize Q83", func(_ cBuf, st *stages, size variant.Size, crop bool) ([]byte, error) {
 			c, s := vips.InterestingNone, vips.SizeDown
 			if crop {
 				c, s = vips.InterestingCentre, vips.SizeBoth
@@ -453,14 +454,14 @@ func candidates(shrink int) []namedVariant {
 // shrink-on-load in thumbd (HEIF, PNG): the whole image is decoded.
 func otherCandidates() []namedVariant {
 	thumbd := candidates(1)[0]
-	cur := variant{shrink: 0, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
-	with := func(f func(*variant)) variant { v := cur; f(&v); return v }
+	cur := pipeline{shrink: 0, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
+	with := func(f func(*pipeline)) pipeline { v := cur; f(&v); return v }
 	return []namedVariant{
 		{"thumbd now: transform.Transform (govips: header load, random-access load, remove orientation, thumbnail_image, sRGB, progressive+optimize Q83, Check)", thumbd.run},
 		cv("random access, thumbnail_image (libvips steps without govips)", cur),
-		cv("sequential access, thumbnail_image", with(func(v *variant) { v.sequential = true })),
-		cv("sequential, vips_resize Lanczos3 + centre crop (imgproxy's steps)", with(func(v *variant) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos3 })),
-		{"vips_thumbnail_buffer (sequential) + progressive+optimize Q83", func(_ cBuf, st *stages, size transform.Size, crop bool) ([]byte, error) {
+		cv("sequential access, thumbnail_image", with(func(v *pipeline) { v.sequential = true })),
+		cv("sequential, vips_resize Lanczos3 + centre crop (imgproxy's steps)", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos3 })),
+		{"vips_thumbnail_buffer (sequential) + progressive+optimize Q83", func(_ cBuf, st *stages, size variant.Size, crop bool) ([]byte, error) {
 			c, s := vips.InterestingNone, vips.SizeDown
 			if crop {
 				c, s = vips.InterestingCentre, vips.SizeBoth
