@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +25,26 @@ type metrics struct {
 	transform *prometheus.HistogramVec
 	rejected  prometheus.Counter
 	deadline  *prometheus.CounterVec
+	// children are the request histogram's series, bound once per label
+	// set (label values are bounded, so this stays small): a hit does not
+	// hash four label values each time.
+	children sync.Map // requestLabels -> prometheus.Observer
+}
+
+type requestLabels struct {
+	route, size string
+	status      int
+	outcome     string
+}
+
+// requestSeries returns the bound series for one label set.
+func (m *metrics) requestSeries(l requestLabels) prometheus.Observer {
+	if o, ok := m.children.Load(l); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.requests.WithLabelValues(l.route, l.size, strconv.Itoa(l.status), l.outcome)
+	m.children.Store(l, o)
+	return o
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -187,7 +208,7 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 	if outcome == "" {
 		outcome = "none"
 	}
-	m.requests.WithLabelValues(route, size, strconv.Itoa(c.Response().Status), outcome).Observe(time.Since(start).Seconds())
+	m.requestSeries(requestLabels{route, size, c.Response().Status, outcome}).Observe(time.Since(start).Seconds())
 }
 
 // AdminHandler serves the admin listener: /metrics, /healthz (alive),

@@ -7,11 +7,14 @@ package signing
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	gohash "hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,17 +45,20 @@ var b64 = base64.RawURLEncoding
 type Signer struct {
 	keys   [][]byte
 	public bool
+	pools  map[string]*sync.Pool // HMAC states by key, reused across requests
 }
 
 // New returns a Signer. keys[0] signs; all verify. public also accepts
 // PublicToken.
 func New(keys []string, public bool) (*Signer, error) {
-	s := &Signer{public: public}
+	s := &Signer{public: public, pools: map[string]*sync.Pool{}}
 	for i, k := range keys {
 		if len(k) < MinKeyLen {
 			return nil, fmt.Errorf("keys[%d]: shorter than %d bytes", i, MinKeyLen)
 		}
 		s.keys = append(s.keys, []byte(k))
+		key := []byte(k)
+		s.pools[k] = &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)} }}
 	}
 	return s, nil
 }
@@ -61,10 +67,35 @@ func New(keys []string, public bool) (*Signer, error) {
 func (s *Signer) Public() bool { return s.public }
 
 func (s *Signer) mac(key []byte, hash, size string, exp int64) []byte {
-	m := hmac.New(sha256.New, key)
+	var sum [sha256.Size]byte
+	return s.macInto(&sum, key, hash, size, exp)
+}
+
+// macInto computes the MAC into sum without allocating: the HMAC state
+// and message buffer come from a pool per key (this runs on every request,
+// cache hits included).
+func (s *Signer) macInto(sum *[sha256.Size]byte, key []byte, hash, size string, exp int64) []byte {
+	p := s.pools[string(key)]
+	st := p.Get().(*macState)
 	// Length-free framing is safe: hash is fixed-width hex, size has no '\n'.
-	fmt.Fprintf(m, "thumbd/1\n%s\n%s\n%d", hash, size, exp)
-	return m.Sum(nil)[:macBytes]
+	msg := append(st.buf[:0], "thumbd/1\n"...)
+	msg = append(msg, hash...)
+	msg = append(msg, '\n')
+	msg = append(msg, size...)
+	msg = append(msg, '\n')
+	msg = strconv.AppendInt(msg, exp, 10)
+	st.h.Reset()
+	st.h.Write(msg)
+	out := st.h.Sum(sum[:0])
+	st.buf = msg
+	p.Put(st)
+	return out[:macBytes]
+}
+
+// macState is a reusable HMAC and message buffer for one key.
+type macState struct {
+	h   gohash.Hash
+	buf []byte
 }
 
 // Sign mints a token for one size of one photo. A zero expires never expires.
@@ -95,10 +126,12 @@ func (s *Signer) Verify(hash, size, token string, now time.Time) (time.Time, err
 	}
 	ok := false
 	for _, k := range s.keys {
-		want := b64.EncodeToString(s.mac(k, hash, size, exp))[:len(mac)]
+		var sum [sha256.Size]byte
+		var enc [macLen]byte
+		b64.Encode(enc[:], s.macInto(&sum, k, hash, size, exp))
 		// Check every key even after a match so timing does not reveal
 		// which key signed.
-		if hmac.Equal([]byte(want), []byte(mac)) {
+		if subtle.ConstantTimeCompare(enc[:len(mac)], []byte(mac)) == 1 {
 			ok = true
 		}
 	}

@@ -29,14 +29,16 @@ func ParseRevocation(entry string) (hash, size string, err error) {
 // Revocations are photos (every size) or single sizes of photos that answer
 // 410 whatever the token. The set is immutable; reloads swap it whole.
 type Revocations struct {
-	photos map[string]bool // hash
-	sizes  map[string]bool // hash/size
+	photos map[string]bool  // hash
+	sizes  map[sizeKey]bool // one size of a photo
 }
+
+type sizeKey struct{ hash, size string }
 
 // ParseRevocations reads entries of the form <sha1> or <sha1>/<size>; an
 // error names the entry by its position (1-based).
 func ParseRevocations(entries []string) (*Revocations, error) {
-	r := &Revocations{photos: map[string]bool{}, sizes: map[string]bool{}}
+	r := &Revocations{photos: map[string]bool{}, sizes: map[sizeKey]bool{}}
 	for i, e := range entries {
 		hash, size, err := ParseRevocation(e)
 		if err != nil {
@@ -45,7 +47,7 @@ func ParseRevocations(entries []string) (*Revocations, error) {
 		if size == "" {
 			r.photos[hash] = true
 		} else {
-			r.sizes[hash+"/"+size] = true
+			r.sizes[sizeKey{hash, size}] = true
 		}
 	}
 	return r, nil
@@ -57,7 +59,7 @@ func (r *Revocations) Revoked(hash, size string) bool {
 	if r == nil {
 		return false
 	}
-	return r.photos[hash] || r.sizes[hash+"/"+size]
+	return r.photos[hash] || r.sizes[sizeKey{hash, size}]
 }
 
 // Len is the number of entries.
@@ -76,8 +78,7 @@ func (r *Revocations) Each(fn func(hash, size string)) {
 	for h := range r.photos {
 		fn(h, "")
 	}
-	for hs := range r.sizes {
-		h, size, _ := strings.Cut(hs, "/")
-		fn(h, size)
+	for k := range r.sizes {
+		fn(k.hash, k.size)
 	}
 }

@@ -66,6 +66,21 @@ func Parse(hash, token, size string) (Request, error) {
 // ParseSizeSegment reads the size segment, <size>[.ext]: the size, the
 // output format, and whether the extension chose it. The sign command and
 // the link picker validate sizes with it too.
+// IsSizeSegment reports whether seg is a size segment ParseSizeSegment
+// accepts, without building an error (the access log asks for every
+// segment of every request line).
+func IsSizeSegment(seg string) bool {
+	name := seg
+	if base, ext, ok := strings.Cut(seg, "."); ok {
+		if _, known := extFormats[ext]; !known {
+			return false
+		}
+		name = base
+	}
+	_, ok := variant.Lookup(name)
+	return ok
+}
+
 func ParseSizeSegment(seg string) (variant.Size, variant.Format, bool, error) {
 	name, f, explicit := seg, variant.JPEG, false
 	if base, ext, ok := strings.Cut(seg, "."); ok {

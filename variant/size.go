@@ -106,35 +106,43 @@ const MaxCustomEdge = 16384
 // ParseSize looks a size up by name, or parses a custom size. Custom names
 // must be canonical (no leading zeros), so one variant has one name.
 func ParseSize(name string) (Size, error) {
-	if i, ok := sizeIndex[name]; ok {
-		return Sizes[i], nil
+	if s, ok := Lookup(name); ok {
+		return s, nil
 	}
-	bad := fmt.Errorf("%w: %.40q", ErrUnknownSize, name)
+	return Size{}, fmt.Errorf("%w: %.40q", ErrUnknownSize, name)
+}
+
+// Lookup is ParseSize without an error value, for hot paths that only ask
+// whether a name is a size (the access log checks every path segment).
+func Lookup(name string) (Size, bool) {
+	if i, ok := sizeIndex[name]; ok {
+		return Sizes[i], true
+	}
 	prefix, dims, ok := strings.Cut(name, "_")
 	if !ok {
-		return Size{}, bad
+		return Size{}, false
 	}
 	switch prefix {
 	case "tile":
 		n, ok := dimension(dims)
 		if !ok {
-			return Size{}, bad
+			return Size{}, false
 		}
-		return Size{Name: name, Width: n, Height: n, Mode: Tile, Custom: true}, nil
+		return Size{Name: name, Width: n, Height: n, Mode: Tile, Custom: true}, true
 	case "fit", "screen":
 		ws, hs, ok := strings.Cut(dims, "x")
 		w, okw := dimension(ws)
 		h, okh := dimension(hs)
 		if !ok || !okw || !okh {
-			return Size{}, bad
+			return Size{}, false
 		}
 		mode := Fit
 		if prefix == "screen" {
 			mode = Screen
 		}
-		return Size{Name: name, Width: w, Height: h, Mode: mode, Custom: true}, nil
+		return Size{Name: name, Width: w, Height: h, Mode: mode, Custom: true}, true
 	}
-	return Size{}, bad
+	return Size{}, false
 }
 
 // dimension parses a canonical positive edge length.

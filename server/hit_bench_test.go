@@ -1,0 +1,42 @@
+package server_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/thumbd/thumbd/cache"
+	"github.com/thumbd/thumbd/server"
+)
+
+// BenchmarkHit is the cache-hit path in process (no sockets): route, parse,
+// verify, memory hit, headers, access log line (JSON, discarded), metrics.
+// Run with -benchmem: allocations per hit are what it watches.
+func BenchmarkHit(b *testing.B) {
+	sg := newSigner(b, []string{keyA}, false)
+	opts := defaultOptions()
+	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
+	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	srv.SetReady(true)
+	h := hashOf(b, "cops.jpg")
+	url := thumbPath(h, sign(b, sg, h, "tile_224", time.Time{}), "tile_224")
+	warm := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(warm, httptest.NewRequest(http.MethodGet, url, nil))
+	if warm.Code != 200 {
+		b.Fatalf("warm-up: %d", warm.Code)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
+		if w.Code != 200 {
+			b.Fatalf("hit: %d", w.Code)
+		}
+	}
+}
+
+func thumbPath(hash, token, size string) string { return "/t/" + hash + "/" + token + "/" + size }
