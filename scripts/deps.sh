@@ -3,7 +3,8 @@
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
 # for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
 # packages may be named as arguments (make test adds hugo, jekyll, chromium,
-# nginx, file and ffmpeg for the end-to-end tests). Idempotent: it only calls
+# nginx, file and ffmpeg for the end-to-end tests, and podman, runc,
+# slirp4netns and mmdebstrap for the container image test). Idempotent: it only calls
 # apt-get when something is missing, and waits for the dpkg lock (a fresh
 # machine may still be running apt).
 set -euo pipefail

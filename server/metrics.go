@@ -81,6 +81,7 @@ var (
 	descCacheItems    = prometheus.NewDesc("thumbd_cache_items", "Entries held by the memory tier.", nil, nil)
 	descDiskErrors    = prometheus.NewDesc("thumbd_disk_cache_write_errors_total", "Failed disk cache writes (each degrades the tier for a minute).", nil, nil)
 	descDiskCorrupt   = prometheus.NewDesc("thumbd_disk_cache_corrupt_total", "Incomplete disk cache entries found and removed.", nil, nil)
+	descDiskSkipped   = prometheus.NewDesc("thumbd_disk_cache_full_skips_total", "Disk cache writes left out because the folder was at its budget (an eviction runs meanwhile).", nil, nil)
 	descDiskDegraded  = prometheus.NewDesc("thumbd_disk_cache_degraded", "1 while the disk tier is skipped after a failure.", nil, nil)
 )
 
@@ -106,7 +107,7 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 type cacheCollector struct{ s *Server }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvicted, descCacheBytes, descCacheItems, descDiskErrors, descDiskCorrupt, descDiskDegraded} {
+	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvicted, descCacheBytes, descCacheItems, descDiskErrors, descDiskCorrupt, descDiskSkipped, descDiskDegraded} {
 		ch <- d
 	}
 }
@@ -132,6 +133,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(st.Bytes), "disk")
 		ch <- prometheus.MustNewConstMetric(descDiskErrors, prometheus.CounterValue, float64(st.WriteErrors))
 		ch <- prometheus.MustNewConstMetric(descDiskCorrupt, prometheus.CounterValue, float64(st.Corrupt))
+		ch <- prometheus.MustNewConstMetric(descDiskSkipped, prometheus.CounterValue, float64(st.Skipped))
 		deg := 0.0
 		if st.Degraded {
 			deg = 1
