@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# Build with libvips-dev, run on slim Debian with only the runtime libraries.
-# No Docker engine runs on our build machines, so these steps mirror exactly
-# what .ci/run (make test -> scripts/deps.sh) does on Debian bookworm: the
-# same Debian packages (libvips-dev to build, libvips42 at run time), the
-# same Go toolchain and `go build`. Change them together.
+# Build with libvips-dev, run on slim Debian with only the runtime libraries:
+# the same Debian packages as scripts/deps.sh (libvips-dev to build,
+# libvips42 at run time), the same Go toolchain and `go build`. Change them
+# together. `make image` (and `make test`) builds this file with podman and
+# tests the image (e2e/image_test.go); without a registry, scripts/image.sh
+# makes the two base images below on the machine under these same names.
 #
 # libheif comes from bookworm-backports (scripts/heif-backports.sh, in both
 # stages): bookworm's libheif 1.15.1 cannot read current iPhone HEIC

@@ -7,7 +7,7 @@ GO ?= go
 BENCHTIME ?= 3s
 FUZZTIME ?= 20s
 
-.PHONY: run test deps build vet bench fuzz soak clean
+.PHONY: run test deps build vet bench fuzz soak clean replicas image
 
 deps:
 	@bash scripts/deps.sh
@@ -24,7 +24,7 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm)
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm) $(IMAGE_DEPS)
 	@bash scripts/heif-backports.sh --test
 	$(GO) test -count=1 -race -timeout 20m ./...
 
@@ -50,6 +50,25 @@ fuzz: deps
 
 clean:
 	rm -f thumbd
+
+# Container image tools: podman with runc (crun refuses cgroup v1 layouts),
+# slirp4netns for a published port, mmdebstrap for base images made here.
+IMAGE_DEPS := podman runc slirp4netns mmdebstrap
+
+# Three replicas behind nginx, each restarted in turn under load; writes
+# the figures into RELIABILITY.md's "Replicas and rolling restarts".
+replicas: deps
+	@bash scripts/deps.sh nginx
+	REPLICAS_REPORT=$(CURDIR)/RELIABILITY.md $(GO) test ./e2e -run '^TestReplicasRollingRestart$$' -count=1 -v -timeout 10m
+
+# Builds the Dockerfile with podman into localhost/thumbd:dev (base images
+# made locally when there is no registry; BASE=registry pulls them), then
+# runs the container test against it.
+IMAGE ?= localhost/thumbd:dev
+image: deps
+	@bash scripts/deps.sh $(IMAGE_DEPS)
+	bash scripts/image.sh $(IMAGE)
+	THUMBD_IMAGE=$(IMAGE) $(GO) test ./e2e -run '^TestContainerImage$$' -count=1 -v -timeout 10m
 
 SOAK ?= 3m
 soak: build

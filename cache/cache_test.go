@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -154,14 +157,26 @@ func TestDiskDetectsTruncatedEntry(t *testing.T) {
 	}
 }
 
+// A temp file old enough to be a crash leftover is removed at start; a
+// fresh one may be another replica's write in progress and stays.
 func TestDiskCrashLeftoversRemovedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "aa", "bb"), 0o755)
-	tmp := filepath.Join(dir, "aa", "bb", ".tmp-123")
-	os.WriteFile(tmp, []byte("half"), 0o644)
-	OpenDisk(dir, 1<<20, "", quiet)
-	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+	stale := filepath.Join(dir, "aa", "bb", ".tmp-123")
+	os.WriteFile(stale, []byte("half"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+	fresh := filepath.Join(dir, "aa", "bb", ".tmp-456")
+	os.WriteFile(fresh, []byte("being written"), 0o644)
+	d := OpenDisk(dir, 1<<20, "", quiet)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("crash leftover kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("another writer's temp file removed: %v", err)
+	}
+	if d.Stats().Bytes != 0 {
+		t.Errorf("temp files counted as entries: %d bytes", d.Stats().Bytes)
 	}
 }
 
@@ -271,4 +286,109 @@ func TestMemoryCountsHeldNotLength(t *testing.T) {
 	if e, _ := m.get("t"); &e.Body[0] != &tight[0] {
 		t.Fatal("tight body was copied")
 	}
+}
+
+// folderBytes adds up a cache folder's entries under its lock, as a
+// snapshot no writer changes halfway.
+func folderBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	probe := &Disk{dir: dir, log: quiet}
+	_, unlock, err := probe.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { unlock(); probe.usage.Close() }()
+	var total int64
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && !strings.HasPrefix(fi.Name(), ".") {
+			total += fi.Size()
+		}
+		return nil
+	})
+	return total
+}
+
+// Three Disks on one folder, as three replicas (flock is per open file,
+// so they lock each other out as processes do), write at once: the
+// folder never holds more than the one budget, nothing half-written is
+// ever read, and no write fails.
+func TestDiskSharedFolderKeepsOneBudget(t *testing.T) {
+	dir := t.TempDir()
+	const budget = 400 << 10
+	jpg := realJPEG(t) // 42 KB
+	var disks []*Disk
+	for i := 0; i < 3; i++ {
+		disks = append(disks, OpenDisk(dir, budget, "", quiet))
+	}
+	stop := make(chan struct{})
+	var peak int64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			peak = max(peak, folderBytes(t, dir))
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for i, d := range disks {
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < 60; k++ {
+					// Keys overlap across replicas, as one photo's variant
+					// rendered by two of them.
+					key := fmt.Sprintf("%040d_tile_500.jpg", (k*7+i+g)%40)
+					d.put(key, jpg)
+					if b, ok := d.get(key); ok && !bytes.Equal(b, jpg) {
+						t.Errorf("read back %d bytes, not the %d written", len(b), len(jpg))
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var stats []Stats
+	for _, d := range disks {
+		d.evicting.Lock() // once a background eviction is done
+		stats = append(stats, d.Stats())
+		d.evicting.Unlock()
+	}
+	close(stop)
+	<-sampled
+	peak = max(peak, folderBytes(t, dir))
+	if peak > budget {
+		t.Errorf("shared folder reached %d bytes, budget %d", peak, budget)
+	}
+	var writes, evictions uint64
+	for _, st := range stats {
+		if st.WriteErrors != 0 || st.Corrupt != 0 {
+			t.Errorf("stats: %+v", st)
+		}
+		writes += st.Writes
+		evictions += st.Evictions
+	}
+	if writes < 20 || evictions == 0 {
+		t.Errorf("%d writes, %d evictions: the budget was not exercised", writes, evictions)
+	}
+	// The count every replica reads is the folder's size.
+	if got, want := disks[0].lockedBytes(t), folderBytes(t, dir); got != want {
+		t.Errorf("usage file says %d bytes, folder holds %d", got, want)
+	}
+	t.Logf("peak %d of %d bytes; %d writes, %d evictions", peak, budget, writes, evictions)
+}
+
+func (d *Disk) lockedBytes(t *testing.T) int64 {
+	u, unlock, err := d.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	return u.bytes
 }

@@ -4,14 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/thumbd/thumbd/variant"
@@ -21,21 +24,48 @@ import (
 // (ab/cd/<hash>_<variant>.<ext>), bounded in bytes, written atomically
 // (temp file + rename). Any failure degrades it to "no cache" for a while,
 // with a log line and a counter, never an error to the client.
+//
+// Several processes (replicas) may share one folder: the bytes it holds
+// are counted in its usage file, which every process changes only under
+// a file lock, so together they keep one budget. A write that would pass
+// the budget is skipped and starts an eviction instead.
 type Disk struct {
 	dir    string
 	budget int64
 	fp     string // short settings fingerprint, part of every file name
 	log    *slog.Logger
 
+	// mu serialises this process's use of the usage file: flock is held
+	// per open file, not per goroutine.
+	mu        sync.Mutex
+	usage     *os.File
+	noLocks   atomic.Bool // the filesystem refused flock: per-process only
 	used      atomic.Int64
 	evicting  sync.Mutex
 	downUntil atomic.Int64 // unix nanos; writes are skipped until then
 
-	hits, misses, writes, writeErrors, evictions, corrupt atomic.Uint64
+	hits, misses, writes, writeErrors, evictions, corrupt, skipped atomic.Uint64
 }
 
-// degradeFor is how long a failing disk tier is left alone before retrying.
-const degradeFor = time.Minute
+
+const (
+	// degradeFor is how long a failing disk tier is left alone before
+	// retrying.
+	degradeFor = time.Minute
+	// UsageFile, in the cache folder, holds "<bytes> <generation>": what
+	// the folder's entries add up to, as the processes writing it count
+	// them. It is changed only under flock(2) on itself.
+	UsageFile = ".usage"
+	// staleTemp is the age after which a temp file is a crash leftover. A
+	// younger one may be another replica's write in progress.
+	staleTemp = 10 * time.Minute
+	// evictAbove and evictTo are the shares of the budget (in 1/100) at
+	// which an eviction starts and where it stops.
+	evictAbove, evictTo = 95, 90
+	// evictBatch is how many files one eviction removes per hold of the
+	// lock, so other writers never wait long for it.
+	evictBatch = 64
+)
 
 // OpenDisk prepares the cache folder and measures what it already holds. A
 // folder that cannot be created is not an error: the tier starts degraded.
@@ -48,22 +78,98 @@ func OpenDisk(dir string, budget int64, settings string, log *slog.Logger) *Disk
 		d.degrade("create cache folder", err)
 		return d
 	}
-	var used int64
-	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && e.Type().IsRegular() {
-			if strings.HasPrefix(e.Name(), ".tmp-") {
-				// Left by a crash mid-write: never renamed, never served.
-				_ = os.Remove(p)
-				return nil
-			}
-			if fi, err := e.Info(); err == nil {
-				used += fi.Size()
-			}
+	u, unlock, err := d.lock()
+	if err != nil {
+		d.degrade("open usage file", err)
+		return d
+	}
+	gen := u.gen
+	unlock()
+	_, measured := d.walk()
+	if u, unlock, err = d.lock(); err == nil {
+		// The walk is exact if nobody changed the folder meanwhile; a new
+		// folder (or one from before the usage file) has no count yet.
+		if u.gen == gen || !u.known {
+			u.bytes = measured
+			d.store(u)
 		}
-		return nil
-	})
-	d.used.Store(used)
+		unlock()
+	}
 	return d
+}
+
+// usage is the usage file's content.
+type usage struct {
+	bytes, gen int64
+	known      bool // the file held a count
+}
+
+// lock takes the folder's lock and reads the usage file; unlock writes
+// nothing, store does.
+func (d *Disk) lock() (*usage, func(), error) {
+	d.mu.Lock()
+	if d.usage == nil {
+		f, err := os.OpenFile(filepath.Join(d.dir, UsageFile), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			d.mu.Unlock()
+			return nil, nil, err
+		}
+		d.usage = f
+	}
+	fd := int(d.usage.Fd())
+	locked := false
+	if !d.noLocks.Load() {
+		err := flockRetry(fd, syscall.LOCK_EX)
+		switch {
+		case err == nil:
+			locked = true
+		case errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS):
+			d.noLocks.Store(true)
+			d.log.Warn("disk cache folder does not support file locks; replicas sharing it may pass its budget", "err", err)
+		default:
+			d.mu.Unlock()
+			return nil, nil, err
+		}
+	}
+	unlock := func() {
+		if locked {
+			_ = flockRetry(fd, syscall.LOCK_UN)
+		}
+		d.mu.Unlock()
+	}
+	u := &usage{}
+	buf := make([]byte, 64)
+	n, _ := d.usage.ReadAt(buf, 0)
+	if f := strings.Fields(string(buf[:n])); len(f) == 2 {
+		b, err1 := strconv.ParseInt(f[0], 10, 64)
+		g, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 == nil && err2 == nil && b >= 0 {
+			u.bytes, u.gen, u.known = b, g, true
+		}
+	}
+	d.used.Store(u.bytes)
+	return u, unlock, nil
+}
+
+func flockRetry(fd, how int) error {
+	for {
+		if err := syscall.Flock(fd, how); !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// store writes u (with the next generation) while the lock is held.
+func (d *Disk) store(u *usage) error {
+	u.bytes = max(u.bytes, 0)
+	u.gen++
+	s := fmt.Sprintf("%d %d\n", u.bytes, u.gen)
+	_, err := d.usage.WriteAt([]byte(s), 0)
+	if err == nil {
+		err = d.usage.Truncate(int64(len(s)))
+	}
+	d.used.Store(u.bytes)
+	return err
 }
 
 func (d *Disk) degrade(what string, err error) {
@@ -80,6 +186,40 @@ func (d *Disk) path(key string) string {
 		return filepath.Join(d.dir, "_", key)
 	}
 	return filepath.Join(d.dir, key[0:2], key[2:4], key)
+}
+
+// entry is one cached file, as a walk found it.
+type entry struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+// walk lists the folder's entries (names starting with a dot are the
+// usage file and temp files, not entries) and removes temp files old
+// enough to be crash leftovers: never renamed, never served.
+func (d *Disk) walk() ([]entry, int64) {
+	var files []entry
+	var total int64
+	_ = filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			if strings.HasPrefix(e.Name(), ".tmp-") && time.Since(fi.ModTime()) > staleTemp {
+				_ = os.Remove(p)
+			}
+			return nil
+		}
+		files = append(files, entry{p, fi.Size(), fi.ModTime()})
+		total += fi.Size()
+		return nil
+	})
+	return files, total
 }
 
 // Name is the tier's label in logs and metrics.
@@ -140,18 +280,45 @@ func (d *Disk) get(key string) ([]byte, bool) {
 		d.corrupt.Add(1)
 		d.misses.Add(1)
 		d.log.Warn("disk cache entry incomplete; regenerating", "key", key, "bytes", len(b))
-		if os.Remove(p) == nil {
-			d.used.Add(-int64(len(b)))
-		}
+		d.remove([]string{p})
 		return nil, false
 	}
 	d.hits.Add(1)
 	return b, true
 }
 
+// remove deletes files under the lock and takes their sizes off the
+// count; it returns how many it removed. Only the process whose remove
+// succeeds subtracts, so two removing one file count it once.
+func (d *Disk) remove(paths []string) int {
+	u, unlock, err := d.lock()
+	if err != nil {
+		n := 0
+		for _, p := range paths {
+			if os.Remove(p) == nil {
+				n++
+			}
+		}
+		return n
+	}
+	defer unlock()
+	n := 0
+	for _, p := range paths {
+		if fi, err := os.Lstat(p); err == nil && os.Remove(p) == nil {
+			u.bytes -= fi.Size()
+			n++
+		}
+	}
+	if n > 0 {
+		d.store(u)
+	}
+	return n
+}
+
 // put writes body under key atomically; errors only degrade the tier.
 func (d *Disk) put(key string, body []byte) {
-	if d.Degraded() || int64(len(body)) > d.budget/8 {
+	n := int64(len(body))
+	if d.Degraded() || n > d.budget/8 {
 		return
 	}
 	p := d.path(key)
@@ -167,12 +334,8 @@ func (d *Disk) put(key string, body []byte) {
 		return
 	}
 	_, werr := tmp.Write(body)
-	cerr := tmp.Close()
-	if werr == nil {
+	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), p)
 	}
 	if werr != nil {
 		_ = os.Remove(tmp.Name())
@@ -180,8 +343,54 @@ func (d *Disk) put(key string, body []byte) {
 		d.degrade("write", werr)
 		return
 	}
+	u, unlock, err := d.lock()
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		d.writeErrors.Add(1)
+		d.degrade("lock", err)
+		return
+	}
+	var old int64 // an entry this one replaces (another replica's)
+	if fi, err := os.Lstat(p); err == nil {
+		old = fi.Size()
+	}
+	if u.bytes-old+n > d.budget {
+		unlock()
+		_ = os.Remove(tmp.Name())
+		d.skipped.Add(1)
+		d.startEvict()
+		return
+	}
+	// Counted before the rename: a crash between the two over-counts,
+	// which an eviction's walk corrects, and never lets the folder pass
+	// the budget.
+	u.bytes += n - old
+	werr = d.store(u)
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), p)
+		if werr != nil {
+			u.bytes -= n - old
+			d.store(u)
+		}
+	}
+	total := u.bytes
+	unlock()
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		d.writeErrors.Add(1)
+		d.degrade("write", werr)
+		return
+	}
 	d.writes.Add(1)
-	if d.used.Add(int64(len(body))) > d.budget && d.evicting.TryLock() {
+	if total > d.budget*evictAbove/100 {
+		d.startEvict()
+	}
+}
+
+// startEvict runs one eviction in the background unless this process is
+// already running one.
+func (d *Disk) startEvict() {
+	if d.evicting.TryLock() {
 		go func() {
 			defer d.evicting.Unlock()
 			d.evict()
@@ -190,37 +399,46 @@ func (d *Disk) put(key string, body []byte) {
 }
 
 // evict removes the least recently written files until the folder is at
-// 90% of its budget.
+// evictTo% of its budget. The folder is walked without the lock (other
+// replicas keep writing); files are removed under it, a batch at a time.
 func (d *Disk) evict() {
-	type file struct {
-		path string
-		size int64
-		mod  time.Time
+	u, unlock, err := d.lock()
+	if err != nil {
+		return
 	}
-	var files []file
-	var used int64
-	_ = filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
-			return nil
-		}
-		if fi, err := e.Info(); err == nil {
-			files = append(files, file{p, fi.Size(), fi.ModTime()})
-			used += fi.Size()
-		}
-		return nil
-	})
+	gen := u.gen
+	unlock()
+	files, measured := d.walk()
 	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
-	target := d.budget * 9 / 10
-	for _, f := range files {
-		if used <= target {
-			break
+	target := d.budget * evictTo / 100
+	for first := true; ; first = false {
+		u, unlock, err := d.lock()
+		if err != nil {
+			return
 		}
-		if os.Remove(f.path) == nil {
-			used -= f.size
-			d.evictions.Add(1)
+		if first && u.gen == gen {
+			// Nothing changed while the folder was walked: its size is
+			// exact, whatever the count had drifted to (a crash between
+			// count and rename, files removed by hand).
+			u.bytes = measured
+		}
+		removed := 0
+		for len(files) > 0 && u.bytes > target && removed < evictBatch {
+			f := files[0]
+			files = files[1:]
+			if fi, err := os.Lstat(f.path); err == nil && os.Remove(f.path) == nil {
+				u.bytes -= fi.Size()
+				d.evictions.Add(1)
+				removed++
+			}
+		}
+		d.store(u)
+		done := len(files) == 0 || u.bytes <= target
+		unlock()
+		if done {
+			return
 		}
 	}
-	d.used.Store(used)
 }
 
 // Stats reports the disk tier's counters.
@@ -228,7 +446,7 @@ func (d *Disk) Stats() Stats {
 	return Stats{
 		Hits: d.hits.Load(), Misses: d.misses.Load(), Writes: d.writes.Load(),
 		WriteErrors: d.writeErrors.Load(), Evictions: d.evictions.Load(), Corrupt: d.corrupt.Load(),
-		Bytes: d.used.Load(), Degraded: d.Degraded(), Items: -1, OnDisk: true,
+		Skipped: d.skipped.Load(), Bytes: d.used.Load(), Degraded: d.Degraded(), Items: -1, OnDisk: true,
 	}
 }
 
@@ -241,16 +459,14 @@ func (d *Disk) deletePrefix(prefix string) int {
 	if err != nil {
 		return 0
 	}
-	n := 0
+	var paths []string
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		fi, err := e.Info()
-		if err == nil && os.Remove(filepath.Join(dir, e.Name())) == nil {
-			d.used.Add(-fi.Size())
-			n++
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			paths = append(paths, filepath.Join(dir, e.Name()))
 		}
 	}
-	return n
+	if len(paths) == 0 {
+		return 0
+	}
+	return d.remove(paths)
 }

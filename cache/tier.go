@@ -44,10 +44,11 @@ type Stats struct {
 	Hits, Misses, Evictions uint64
 	Bytes                   int64
 	Items                   int // entries held; -1 when not counted
-	// Disk tiers only.
-	Writes, WriteErrors, Corrupt uint64
-	Degraded                     bool
-	OnDisk                       bool
+	// Disk tiers only. Skipped counts writes left out because the folder
+	// was full (an eviction was running or had to start).
+	Writes, WriteErrors, Corrupt, Skipped uint64
+	Degraded                              bool
+	OnDisk                                bool
 }
 
 // Sources of a variant's bytes other than a render from the original;

@@ -89,58 +89,74 @@ func manifests(t *testing.T) []object {
 	return out
 }
 
+// serviceMonitor is the Prometheus Operator's CRD, which k8s.io/api lacks.
+type serviceMonitor struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		Selector struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		Endpoints []struct {
+			Port     string `json:"port"`
+			Path     string `json:"path"`
+			Interval string `json:"interval"`
+		} `json:"endpoints"`
+	} `json:"spec"`
+}
+
+// decode decodes a manifest strictly into its Kubernetes API type (a
+// pointer to it), failing on unknown kinds and fields.
+func decode(t *testing.T, m object) any {
+	t.Helper()
+	var v any
+	switch m.kind {
+	case "Namespace":
+		v = &corev1.Namespace{}
+	case "ConfigMap":
+		v = &corev1.ConfigMap{}
+	case "Secret":
+		v = &corev1.Secret{}
+	case "Service":
+		v = &corev1.Service{}
+	case "PersistentVolume":
+		v = &corev1.PersistentVolume{}
+	case "PersistentVolumeClaim":
+		v = &corev1.PersistentVolumeClaim{}
+	case "Deployment":
+		v = &appsv1.Deployment{}
+	case "HorizontalPodAutoscaler":
+		v = &autoscalingv2.HorizontalPodAutoscaler{}
+	case "PodDisruptionBudget":
+		v = &policyv1.PodDisruptionBudget{}
+	case "NetworkPolicy":
+		v = &networkingv1.NetworkPolicy{}
+	case "CronJob":
+		v = &batchv1.CronJob{}
+	case "ServiceMonitor":
+		sm := &serviceMonitor{}
+		strict(t, m.json, sm)
+		if sm.APIVersion != "monitoring.coreos.com/v1" || len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Path != "/metrics" || sm.Spec.Endpoints[0].Port != "admin" {
+			t.Errorf("%s: ServiceMonitor: %+v", m.file, sm)
+		}
+		return sm
+	default:
+		t.Errorf("%s: unexpected kind %q", m.file, m.kind)
+		return nil
+	}
+	strict(t, m.json, v)
+	return v
+}
+
 func TestManifestsDecodeStrictly(t *testing.T) {
 	kinds := map[string]int{}
 	for _, m := range manifests(t) {
 		kinds[m.kind]++
-		switch m.kind {
-		case "Namespace":
-			strict(t, m.json, &corev1.Namespace{})
-		case "ConfigMap":
-			strict(t, m.json, &corev1.ConfigMap{})
-		case "Service":
-			strict(t, m.json, &corev1.Service{})
-		case "PersistentVolume":
-			strict(t, m.json, &corev1.PersistentVolume{})
-		case "PersistentVolumeClaim":
-			strict(t, m.json, &corev1.PersistentVolumeClaim{})
-		case "Deployment":
-			strict(t, m.json, &appsv1.Deployment{})
-		case "HorizontalPodAutoscaler":
-			strict(t, m.json, &autoscalingv2.HorizontalPodAutoscaler{})
-		case "PodDisruptionBudget":
-			strict(t, m.json, &policyv1.PodDisruptionBudget{})
-		case "NetworkPolicy":
-			strict(t, m.json, &networkingv1.NetworkPolicy{})
-		case "CronJob":
-			strict(t, m.json, &batchv1.CronJob{})
-		case "ServiceMonitor":
-			// A CRD (Prometheus Operator), not in k8s.io/api: check its shape.
-			var sm struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-				Metadata   struct {
-					Name   string            `json:"name"`
-					Labels map[string]string `json:"labels"`
-				} `json:"metadata"`
-				Spec struct {
-					Selector struct {
-						MatchLabels map[string]string `json:"matchLabels"`
-					} `json:"selector"`
-					Endpoints []struct {
-						Port     string `json:"port"`
-						Path     string `json:"path"`
-						Interval string `json:"interval"`
-					} `json:"endpoints"`
-				} `json:"spec"`
-			}
-			strict(t, m.json, &sm)
-			if sm.APIVersion != "monitoring.coreos.com/v1" || len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Path != "/metrics" || sm.Spec.Endpoints[0].Port != "admin" {
-				t.Errorf("ServiceMonitor: %+v", sm)
-			}
-		default:
-			t.Errorf("%s: unexpected kind %q", m.file, m.kind)
-		}
+		decode(t, m)
 	}
 	for _, k := range []string{"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "CronJob", "ServiceMonitor"} {
 		if kinds[k] == 0 {
@@ -191,6 +207,15 @@ func deployment(t *testing.T) (*appsv1.Deployment, map[string]any) {
 // documents every one), and the Deployment runs as the docs say.
 func TestDeploymentAgreesWithTheCode(t *testing.T) {
 	d, cfg := deployment(t)
+	checkDeployment(t, d, cfg)
+}
+
+// checkDeployment holds a Deployment and its config.yaml to the code:
+// known config keys, ports and probes on the listeners the config names,
+// non-root with a read-only root filesystem, a preStop pause, resources,
+// the originals read-only and the keys from a Secret.
+func checkDeployment(t *testing.T, d *appsv1.Deployment, cfg map[string]any) {
+	t.Helper()
 	defaults, err := os.ReadFile("../config.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +232,14 @@ func TestDeploymentAgreesWithTheCode(t *testing.T) {
 	if cfg["originals"] != "/photos" {
 		t.Errorf("originals = %v", cfg["originals"])
 	}
+	if _, ok := cfg["keys"]; ok {
+		t.Error("signing keys in a ConfigMap")
+	}
 
 	spec := d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers", len(spec.Containers))
+	}
 	c := spec.Containers[0]
 	ports := map[string]int32{}
 	for _, p := range c.Ports {
@@ -222,7 +253,7 @@ func TestDeploymentAgreesWithTheCode(t *testing.T) {
 	}
 	for name, probe := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Port.StrVal != "admin" {
-			t.Errorf("%s probe not on the admin port: %+v", name, probe)
+			t.Fatalf("%s probe not on the admin port: %+v", name, probe)
 		}
 	}
 	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
@@ -234,11 +265,25 @@ func TestDeploymentAgreesWithTheCode(t *testing.T) {
 	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Error("container root filesystem not read-only")
 	}
+	if sc := c.SecurityContext; sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Error("container may escalate privileges or keeps capabilities")
+	}
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
 		t.Error("no preStop hook")
 	}
 	if c.Resources.Limits.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
 		t.Error("resources not set")
+	}
+	// The preStop pause and the drain fit in the grace period.
+	if g, ok := cfg["shutdown_timeout"]; ok && spec.TerminationGracePeriodSeconds != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		drain, err := time.ParseDuration(fmt.Sprint(g))
+		if err != nil {
+			t.Errorf("shutdown_timeout %v: %v", g, err)
+		}
+		if pause := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second; pause+drain >= time.Duration(*spec.TerminationGracePeriodSeconds)*time.Second {
+			t.Errorf("preStop %v + shutdown_timeout %v do not fit in terminationGracePeriodSeconds %d", pause, drain, *spec.TerminationGracePeriodSeconds)
+		}
 	}
 	photosRO := false
 	for _, m := range c.VolumeMounts {

@@ -35,20 +35,26 @@ func nginxBinary(t *testing.T) string {
 // startNginx runs the shipped deploy/nginx/thumbd.conf, with only its
 // paths, upstream and port changed, in front of thumbd.
 func startNginx(t *testing.T, upstream string) (addr, cacheDir string) {
+	addr, dir := startNginxWith(t, map[string]string{"server 127.0.0.1:8080;": "server " + upstream + ";"})
+	return addr, filepath.Join(dir, "cache")
+}
+
+// startNginxWith runs the shipped config with its paths and port changed
+// and the given replacements made; it returns nginx's address and its
+// folder (error.log, cache/).
+func startNginxWith(t *testing.T, replace map[string]string) (addr, dir string) {
 	bin := nginxBinary(t)
-	dir := t.TempDir()
-	cacheDir = filepath.Join(dir, "cache")
+	dir = t.TempDir()
+	cacheDir := filepath.Join(dir, "cache")
 	addr = freePort(t)
 	shipped, err := os.ReadFile("../deploy/nginx/thumbd.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(shipped)
-	for old, repl := range map[string]string{
-		"/var/cache/nginx/thumbd": cacheDir,
-		"server 127.0.0.1:8080;":  "server " + upstream + ";",
-		"listen 80;":              "listen " + addr + ";",
-	} {
+	replace["/var/cache/nginx/thumbd"] = cacheDir
+	replace["listen 80;"] = "listen " + addr + ";"
+	for old, repl := range replace {
 		if !strings.Contains(conf, old) {
 			t.Fatalf("deploy/nginx/thumbd.conf no longer contains %q", old)
 		}
@@ -86,7 +92,7 @@ http {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, cacheDir
+			return addr, dir
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -111,6 +111,7 @@ var (
 	descCacheItems    = prometheus.NewDesc("thumbd_cache_items", "Entries held by the memory tier.", nil, nil)
 	descDiskErrors    = prometheus.NewDesc("thumbd_disk_cache_write_errors_total", "Failed disk cache writes (each degrades the tier for a minute).", nil, nil)
 	descDiskCorrupt   = prometheus.NewDesc("thumbd_disk_cache_corrupt_total", "Incomplete disk cache entries found and removed.", nil, nil)
+	descDiskSkipped   = prometheus.NewDesc("thumbd_disk_cache_full_skips_total", "Disk cache writes left out because the folder was at its budget (an eviction runs meanwhile).", nil, nil)
 	descDiskDegraded  = prometheus.NewDesc("thumbd_disk_cache_degraded", "1 while the disk tier is skipped after a failure.", nil, nil)
 )
 
@@ -136,7 +137,7 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 type cacheCollector struct{ s *Server }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvicted, descCacheBytes, descCacheItems, descDiskErrors, descDiskCorrupt, descDiskDegraded} {
+	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvicted, descCacheBytes, descCacheItems, descDiskErrors, descDiskCorrupt, descDiskSkipped, descDiskDegraded} {
 		ch <- d
 	}
 }
@@ -162,6 +163,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		if st.OnDisk {
 			counter(descDiskErrors, st.WriteErrors)
 			counter(descDiskCorrupt, st.Corrupt)
+			counter(descDiskSkipped, st.Skipped)
 			deg := 0.0
 			if st.Degraded {
 				deg = 1

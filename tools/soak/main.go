@@ -98,26 +98,40 @@ func main() {
 const memHeading = "## Decode memory"
 
 // writeReport replaces the parts of the report this run produced and keeps
-// the others: the soak part is everything before the decode memory
-// section, which runs to the end of the file.
+// the others: the soak part is everything before the first "## " section,
+// the decode memory part is its own section, and every other section (the
+// replica figures of `make replicas`) stays as it is.
 func writeReport(file, soakPart, memPart string) error {
 	old, err := os.ReadFile(file)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	oldSoak, oldMem := string(old), ""
-	if i := strings.Index(oldSoak, "\n"+memHeading); i >= 0 {
-		oldSoak, oldMem = oldSoak[:i+1], oldSoak[i+1:]
+	parts := strings.Split(string(old), "\n## ")
+	head, sections := parts[0], parts[1:]
+	for i := range sections {
+		sections[i] = "## " + sections[i]
 	}
-	if soakPart == "" {
-		soakPart = oldSoak
+	if strings.HasPrefix(head, "## ") { // a file that starts with a section
+		sections, head = append([]string{head}, sections...), ""
 	}
-	if memPart == "" {
-		memPart = oldMem
+	if soakPart != "" {
+		head = soakPart
 	}
-	s := strings.TrimRight(soakPart, "\n") + "\n"
-	if memPart != "" {
-		s += "\n" + strings.TrimRight(memPart, "\n") + "\n"
+	found := false
+	for i, sec := range sections {
+		if strings.HasPrefix(sec, memHeading+"\n") || strings.TrimSpace(sec) == memHeading {
+			found = true
+			if memPart != "" {
+				sections[i] = memPart
+			}
+		}
+	}
+	if !found && memPart != "" {
+		sections = append([]string{memPart}, sections...)
+	}
+	s := strings.TrimRight(head, "\n") + "\n"
+	for _, sec := range sections {
+		s += "\n" + strings.TrimRight(sec, "\n") + "\n"
 	}
 	return os.WriteFile(file, []byte(s), 0o644)
 }

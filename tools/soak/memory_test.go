@@ -52,4 +52,11 @@ func TestWriteReport(t *testing.T) {
 	if got, want := read(), "# Reliability\n\nsoak 2\n\n"+memHeading+"\n\nmem 2\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	// Another section (make replicas writes one) survives both parts.
+	os.WriteFile(f, []byte(read()+"\n## Replicas and rolling restarts\n\nreplicas 1\n"), 0o644)
+	writeReport(f, "# Reliability\n\nsoak 3\n", "")
+	writeReport(f, "", memHeading+"\n\nmem 3\n")
+	if got, want := read(), "# Reliability\n\nsoak 3\n\n"+memHeading+"\n\nmem 3\n\n## Replicas and rolling restarts\n\nreplicas 1\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
