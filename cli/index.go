@@ -78,7 +78,16 @@ func progress(w io.Writer, tty bool, done, total int, el time.Duration) {
 		fmt.Fprintf(w, "index: %d/%d files (%d%%) %s\n", done, total, pct, el.Round(time.Second))
 		return
 	}
+	bar(w, done, total, el)
+}
+
+// bar draws "[#####-----] 512/1024 (50%) 3s" in place on a terminal.
+func bar(w io.Writer, done, total int, el time.Duration) {
+	pct := 100
+	if total > 0 {
+		pct = done * 100 / total
+	}
 	const width = 30
-	bar := strings.Repeat("#", pct*width/100) + strings.Repeat("-", width-pct*width/100)
-	fmt.Fprintf(w, "\r[%s] %d/%d (%d%%) %s ", bar, done, total, pct, el.Round(time.Second))
+	b := strings.Repeat("#", pct*width/100) + strings.Repeat("-", width-pct*width/100)
+	fmt.Fprintf(w, "\r[%s] %d/%d (%d%%) %s ", b, done, total, pct, el.Round(time.Second))
 }
