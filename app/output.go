@@ -14,6 +14,6 @@ import (
 // exports put it in their file names, so a changed setting re-renders
 // exactly the files it affects.
 func (a *App) OutputFingerprint(s variant.Size, f variant.Format) string {
-	sum := sha256.Sum256([]byte(a.transform.FormatFingerprint(s.Mode, f) + "|" + s.Name))
+	sum := sha256.Sum256([]byte(a.transform.FormatFingerprint(s, f) + "|" + s.Name))
 	return hex.EncodeToString(sum[:4])
 }
