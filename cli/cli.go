@@ -40,7 +40,7 @@ const usage = `usage:
   thumbd links [--config FILE] [--dev] [--size SIZE ...] [--base URL] [--expires D] [--format json|csv] [DIR|GLOB ...]
   thumbd export [--config FILE] --out DIR [--size SIZE ...] [--format json|csv] [--base-url /photos/] [--manifest FILE]
                [--prune] [--workers N] [DIR|GLOB ...]
-  thumbd index [--config FILE] [--index-file FILE]
+  thumbd index [--config FILE] [--index-file FILE] [--render SIZE,SIZE...]
   thumbd health [--url URL]
   thumbd version
 `

@@ -112,7 +112,7 @@ func exportCmd(ctx context.Context, env Env, args []string) error {
 	x := &exporter{a: a, out: *out, items: items, timeout: cfg.RequestTimeout, log: env.Stderr}
 	tty := isTerminal(env.Stderr)
 	start := time.Now()
-	res := x.run(ctx, photos, n, exportProgress(env.Stderr, tty, start))
+	res := x.run(ctx, photos, n, exportProgress(env.Stderr, tty, "export: photos", start))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -427,7 +427,7 @@ func resolvePath(p string) (string, error) {
 
 // exportProgress draws the bar on a terminal; elsewhere it prints a line
 // at most every two seconds, and the last one.
-func exportProgress(w io.Writer, tty bool, start time.Time) func(done, total int) {
+func exportProgress(w io.Writer, tty bool, label string, start time.Time) func(done, total int) {
 	var mu sync.Mutex
 	var last time.Time
 	return func(done, total int) {
@@ -442,6 +442,6 @@ func exportProgress(w io.Writer, tty bool, start time.Time) func(done, total int
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "export: %d/%d photos (%d%%) %s\n", done, total, done*100/max(total, 1), el.Round(time.Second))
+		fmt.Fprintf(w, "%s %d/%d (%d%%) %s\n", label, done, total, done*100/max(total, 1), el.Round(time.Second))
 	}
 }

@@ -93,6 +93,8 @@ type Server struct {
 	waiting  atomic.Int64 // requests waiting on a render (collapsed or not)
 	failures *failures
 	scrubs   scrubCache
+	// prerender counts the background pre-render (prerender.go).
+	prerender *prerenderMetrics
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
@@ -125,6 +127,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	s.signer.Store(signer)
 	s.revoked.Store(&thumburl.Revocations{})
 	s.metrics = newMetrics(s)
+	s.prerender = newPrerenderMetrics(s.metrics.reg)
 	for _, t := range opts.Tiers {
 		if m, ok := t.(*cache.Memory); ok && s.mem == nil {
 			s.mem = m
