@@ -105,4 +105,3 @@ func TestPrerenderFillsDiskCache(t *testing.T) {
 		t.Errorf("without a disk tier: %v", err)
 	}
 }
-
