@@ -50,11 +50,16 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*App, error) {
 		MaxFrames: cfg.MaxFrames, Budget: decode,
 	}
 	tr := transform.New(topts)
+	probe := Probe(cfg.MaxFrames)
+	if cfg.Placeholders {
+		probe = ProbeWith(tr, cfg.MaxFrames, cfg.RequestTimeout)
+	}
 	ix, err := storage.Open(cfg.Originals, storage.Options{
-		MaxFileSize: int64(cfg.MaxFileMB) << 20,
-		Probe:       ProbeWith(tr, cfg.MaxFrames, cfg.RequestTimeout),
-		Progress:    opts.Progress,
-		Log:         log,
+		MaxFileSize:  int64(cfg.MaxFileMB) << 20,
+		Probe:        probe,
+		Placeholders: cfg.Placeholders,
+		Progress:     opts.Progress,
+		Log:          log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: originals: %w", err)

@@ -126,9 +126,12 @@ func exportCmd(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	el := time.Since(start)
-	fmt.Fprintf(env.Stderr, "export: %d photos, %d files: %d rendered, %d unchanged, %d pruned, %d failed, in %.2fs (%.1f photos/s, %d workers) -> %s\n",
-		len(photos), res.rendered+res.unchanged, res.rendered, res.unchanged, pruned, res.failed, el.Seconds(),
-		float64(len(photos))/max(el.Seconds(), 1e-3), n, *out)
+	rate := "nothing to render"
+	if res.rendered > 0 {
+		rate = fmt.Sprintf("%.1f photos/s", float64(len(photos))/el.Seconds())
+	}
+	fmt.Fprintf(env.Stderr, "export: %d photos, %d files: %d rendered, %d unchanged, %d pruned, %d failed, in %.2fs (%s, %d workers) -> %s\n",
+		len(photos), res.rendered+res.unchanged, res.rendered, res.unchanged, pruned, res.failed, el.Seconds(), rate, n, *out)
 
 	entries := make([]links.Entry, 0, len(res.entries))
 	for _, e := range res.entries {

@@ -75,6 +75,7 @@ type Config struct {
 	IdleTimeout      time.Duration `mapstructure:"idle_timeout"`
 	MaxConnections   int           `mapstructure:"max_connections"`
 	AdminHosts       []string      `mapstructure:"admin_hosts"`
+	Placeholders     bool          `mapstructure:"placeholders"`
 	Prerender        []string      `mapstructure:"prerender"`
 	PrerenderWorkers int           `mapstructure:"prerender_workers"`
 

@@ -35,7 +35,7 @@ func (p *byteProbe) probe(_ context.Context, src []byte, complete bool) storage.
 
 func openProbed(t *testing.T, dir string, p *byteProbe) *storage.Index {
 	t.Helper()
-	ix, err := storage.Open(dir, storage.Options{Probe: p.probe, Log: slog.New(slog.DiscardHandler)})
+	ix, err := storage.Open(dir, storage.Options{Probe: p.probe, Placeholders: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

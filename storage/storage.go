@@ -159,8 +159,9 @@ type Index struct {
 	lastScan   Stats
 	lastScanAt time.Time
 
-	probe    Probe
-	progress func(done, total int)
+	probe        Probe
+	placeholders bool
+	progress     func(done, total int)
 	// knownPlaceholders: the known entries were probed by a version that
 	// computes placeholders (an entry without one then failed, and is not
 	// retried); entries from older index files are probed again once.
@@ -179,6 +180,9 @@ type Options struct {
 	// Probe, if set, fills Width, Height, Taken and Placeholder at index
 	// time.
 	Probe Probe
+	// Placeholders says the probe computes placeholders: entries known
+	// without one (an older index file) are then probed again once.
+	Placeholders bool
 	// Progress, if set, is called every two seconds during a scan.
 	Progress func(done, total int)
 	// Log receives warnings; nil discards them.
@@ -199,8 +203,8 @@ func Open(dir string, opts Options) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Index{dir: abs, root: root, log: log, maxFileSize: opts.MaxFileSize, probe: opts.Probe, progress: opts.Progress,
-		byHash: map[string]Original{}}, nil
+	return &Index{dir: abs, root: root, log: log, maxFileSize: opts.MaxFileSize, probe: opts.Probe, placeholders: opts.Placeholders && opts.Probe != nil,
+		progress: opts.Progress, byHash: map[string]Original{}}, nil
 }
 
 // Close releases the folder handle.
@@ -363,7 +367,7 @@ finished:
 	ix.mu.Lock()
 	ix.byHash = byHash
 	ix.known = known
-	ix.knownPlaceholders = ix.probe != nil
+	ix.knownPlaceholders = ix.placeholders
 	ix.lastScan, ix.lastScanAt = st, time.Now()
 	ix.version.Add(1)
 	ix.mu.Unlock()
@@ -384,7 +388,7 @@ func (ix *Index) unchanged(p string) (Original, bool) {
 	if !ok {
 		return Original{}, false
 	}
-	if ix.probe != nil && IsImageName(p) && (o.Width == 0 || (!withPlaceholders && o.Placeholder.ThumbHash == "")) {
+	if ix.probe != nil && IsImageName(p) && (o.Width == 0 || (ix.placeholders && !withPlaceholders && o.Placeholder.ThumbHash == "")) {
 		// An entry from an index file written without a probe, or before
 		// placeholders: hash it again so it gains them.
 		return Original{}, false
