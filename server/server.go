@@ -286,7 +286,13 @@ func (s *Server) open(c echo.Context, hash, name, token string) (storage.Origina
 // etag names the bytes: same original, variant, settings and source give
 // the same tag on every replica and after restarts.
 func (s *Server) etag(hash string, size variant.Size, f variant.Format, source string) string {
-	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + s.opts.Fingerprint + "\x00" + source))
+	settings := s.opts.Fingerprint
+	if size.Quality > 0 {
+		// The parsed name carries the quality already (_q70); saying it
+		// here keeps the tag honest for any Size built in code.
+		settings += "-lq" + strconv.Itoa(size.Quality)
+	}
+	sum := sha256.Sum256([]byte(hash + "\x00" + size.Name + "\x00" + f.Ext() + "\x00" + settings + "\x00" + source))
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
