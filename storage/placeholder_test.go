@@ -118,3 +118,32 @@ func TestPlaceholdersInIndexAndIndexFile(t *testing.T) {
 		t.Errorf("second scan after upgrade: %+v, %d probe calls", st, p3.calls.Load())
 	}
 }
+
+// The same bytes at several paths (copies, hard links, a rename) are
+// probed once: the probe decodes pixels, hashing only reads.
+func TestProbeOncePerContent(t *testing.T) {
+	dir := t.TempDir()
+	photo := readPhoto(t, "cops.jpg")
+	for _, p := range []string{"a.jpg", "b/a.jpg", "c/d/a.jpg"} {
+		write(t, dir, p, photo)
+	}
+	p := &byteProbe{}
+	ix := openProbed(t, dir, p)
+	scan(t, ix, 2)
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("three copies probed %d times, want once", n)
+	}
+	// A rename: the new path is hashed, its probe comes from the index.
+	if err := os.Rename(filepath.Join(dir, "a.jpg"), filepath.Join(dir, "e.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	scan(t, ix, 2)
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("after a rename: %d probes, want still 1", n)
+	}
+	for _, o := range ix.All() {
+		if o.Placeholder.ThumbHash == "" || o.Width != 10 {
+			t.Errorf("%s lost its probe: %+v", o.Path, o)
+		}
+	}
+}

@@ -168,6 +168,10 @@ type Index struct {
 	knownPlaceholders bool
 
 	version atomic.Int64 // bumped whenever the set of originals changes
+
+	// scanProbes are the probe results of the running scan by hash, so the
+	// same bytes at many paths (copies, hard links) are decoded once.
+	scanProbes atomic.Pointer[sync.Map]
 }
 
 // Version changes whenever the index does, so callers can cache views of it.
@@ -243,6 +247,8 @@ func (ix *Index) All() []Original {
 // (0 = CPU count), replacing the index when done.
 func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	start := time.Now()
+	ix.scanProbes.Store(&sync.Map{})
+	defer ix.scanProbes.Store(nil)
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -433,10 +439,33 @@ func (ix *Index) hashFile(ctx context.Context, p string) (Original, error) {
 	}
 	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime(), ID: idOf(fi)}
 	if probe && head.Len() > 0 {
-		pr := ix.probe(ctx, head.Bytes(), int64(head.Len()) == n)
+		pr, ok := ix.probedAlready(o.Hash)
+		if !ok {
+			pr = ix.probe(ctx, head.Bytes(), int64(head.Len()) == n)
+			if m := ix.scanProbes.Load(); m != nil {
+				m.Store(o.Hash, pr)
+			}
+		}
 		o.Width, o.Height, o.Taken, o.Placeholder = pr.Width, pr.Height, pr.Taken, pr.Placeholder
 	}
 	return o, nil
+}
+
+// probedAlready returns what a probe found for the same bytes before: in
+// the index (a renamed or copied file) or earlier in this scan.
+func (ix *Index) probedAlready(hash string) (Probed, bool) {
+	ix.mu.RLock()
+	o, ok := ix.byHash[hash]
+	ix.mu.RUnlock()
+	if ok && o.Width > 0 && (o.Placeholder.ThumbHash != "" || !ix.placeholders) {
+		return Probed{Width: o.Width, Height: o.Height, Taken: o.Taken, Placeholder: o.Placeholder}, true
+	}
+	if m := ix.scanProbes.Load(); m != nil {
+		if v, ok := m.Load(hash); ok {
+			return v.(Probed), true
+		}
+	}
+	return Probed{}, false
 }
 
 // limitedWriter keeps the first n bytes written and drops the rest.
