@@ -42,15 +42,6 @@ type Options struct {
 // call Scan to fill it and Close when done.
 func New(cfg *config.Config, log *slog.Logger, opts Options) (*App, error) {
 	transform.Startup(cfg.VipsConcurrency, log)
-	ix, err := storage.Open(cfg.Originals, storage.Options{
-		MaxFileSize: int64(cfg.MaxFileMB) << 20,
-		Probe:       Probe(cfg.MaxFrames),
-		Progress:    opts.Progress,
-		Log:         log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("config: originals: %w", err)
-	}
 	decode := budget.New(int64(cfg.MaxDecodeMB) << 20)
 	topts := transform.Options{
 		JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels,
@@ -58,7 +49,22 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*App, error) {
 		WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort,
 		MaxFrames: cfg.MaxFrames, Budget: decode,
 	}
-	return &App{Config: cfg, Log: log, Index: ix, Budget: decode, Transformer: transform.New(topts), transform: topts}, nil
+	tr := transform.New(topts)
+	probe := Probe(cfg.MaxFrames)
+	if cfg.Placeholders {
+		probe = ProbeWith(tr, cfg.MaxFrames, cfg.RequestTimeout)
+	}
+	ix, err := storage.Open(cfg.Originals, storage.Options{
+		MaxFileSize:  int64(cfg.MaxFileMB) << 20,
+		Probe:        probe,
+		Placeholders: cfg.Placeholders,
+		Progress:     opts.Progress,
+		Log:          log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: originals: %w", err)
+	}
+	return &App{Config: cfg, Log: log, Index: ix, Budget: decode, Transformer: tr, transform: topts}, nil
 }
 
 // Close releases the originals folder.
@@ -66,13 +72,29 @@ func (a *App) Close() error { return a.Index.Close() }
 
 // Probe reads dimensions and the date taken at index time (for the link
 // picker, manifests and pages); a file it cannot read gets zeros.
-func Probe(maxFrames int) storage.Probe {
-	return func(head []byte) (int, int, time.Time) {
-		info, err := transform.Probe(head, maxFrames)
+func Probe(maxFrames int) storage.Probe { return ProbeWith(nil, maxFrames, 0) }
+
+// ProbeWith is Probe that also computes the placeholder with tr (behind
+// its guards: header checks, decode budget, a deadline of timeout) when
+// it sees the whole file; a file it cannot decode gets none.
+func ProbeWith(tr *transform.Transformer, maxFrames int, timeout time.Duration) storage.Probe {
+	return func(ctx context.Context, src []byte, complete bool) storage.Probed {
+		info, err := transform.Probe(src, maxFrames)
 		if err != nil {
-			return 0, 0, time.Time{}
+			return storage.Probed{}
 		}
-		return info.Width, info.Height, info.Taken
+		p := storage.Probed{Width: info.Width, Height: info.Height, Taken: info.Taken}
+		if tr != nil && complete {
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			if ph, err := tr.Placeholder(ctx, src); err == nil {
+				p.Placeholder = ph
+			}
+		}
+		return p
 	}
 }
 

@@ -470,3 +470,17 @@ func (d *Disk) deletePrefix(prefix string) int {
 	}
 	return d.remove(paths)
 }
+
+// Has reports whether the variant's file is there, without reading it or
+// counting a hit or a miss (pre-rendering skips what is made already).
+func (d *Disk) Has(k Key) bool {
+	if k.Size.Mode == variant.Original {
+		return false
+	}
+	fi, err := os.Stat(d.path(d.diskName(k)))
+	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+}
+
+// Full reports whether the folder holds its budget's worth (the eviction
+// target, 90%): pre-rendering stops there rather than evict its own work.
+func (d *Disk) Full() bool { return d.used.Load() >= d.budget*9/10 }

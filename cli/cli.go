@@ -1,4 +1,4 @@
-// Package cli implements the thumbd commands: serve, sign, links, index,
+// Package cli implements the thumbd commands: serve, sign, links, export, index,
 // health and version. Each parses its flags, loads the config and builds
 // its parts with app.New.
 // main.go only hands it the embedded defaults and the process arguments.
@@ -38,7 +38,9 @@ const usage = `usage:
   thumbd sign  [--config FILE] [--dev] --size SIZE [--size SIZE ...] [--base URL] [--expires 30d|RFC3339]
                [--format url|html|markdown|json] [--alt TEXT] PATH|HASH ...
   thumbd links [--config FILE] [--dev] [--size SIZE ...] [--base URL] [--expires D] [--format json|csv] [DIR|GLOB ...]
-  thumbd index [--config FILE] [--index-file FILE]
+  thumbd export [--config FILE] --out DIR [--size SIZE ...] [--format json|csv] [--base-url /photos/] [--manifest FILE]
+               [--prune] [--workers N] [DIR|GLOB ...]
+  thumbd index [--config FILE] [--index-file FILE] [--render SIZE,SIZE...]
   thumbd health [--url URL]
   thumbd version
 `
@@ -59,6 +61,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		err = indexCmd(ctx, env, args[1:])
 	case "links":
 		err = linksCmd(ctx, env, args[1:])
+	case "export":
+		err = exportCmd(ctx, env, args[1:])
 	case "health":
 		err = health(env, args[1:])
 	case "version", "--version", "-v":

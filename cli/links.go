@@ -11,14 +11,16 @@ import (
 
 	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/links"
+	"github.com/thumbd/thumbd/storage"
 )
 
-// linksCmd writes a manifest of many photos: path, hash, size, date taken
-// and signed URLs per size, as JSON (a Hugo/Jekyll data file) or CSV.
+// linksCmd writes a manifest of many photos: path, hash, size, date taken,
+// placeholder and signed URLs per size, as JSON (a Hugo/Jekyll data file),
+// CSV, or HTML (a <picture> per photo).
 func linksCmd(ctx context.Context, env Env, args []string) error {
 	fs := pflag.NewFlagSet("links", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	lf := addLinkFlags(fs, "json (default) or csv")
+	lf := addLinkFlags(fs, "json (default), csv or html")
 	cfg, _, err := loadConfig(env, fs, args)
 	if err != nil {
 		return err
@@ -27,8 +29,8 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 	if format == "" {
 		format = "json"
 	}
-	if format != "json" && format != "csv" {
-		return fmt.Errorf("links: --format %q: want json or csv", format)
+	if format != "json" && format != "csv" && format != "html" {
+		return fmt.Errorf("links: --format %q: want json, csv or html", format)
 	}
 	if len(*lf.sizes) == 0 {
 		*lf.sizes = []string{"tile_224", "fit_720", "fit_1280", "fit_1920"}
@@ -62,7 +64,16 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		if !selected(o.Path, filters) {
 			continue
 		}
-		p := links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken)}
+		p := photoOf(o)
+		if format == "html" {
+			pic, err := m.PictureHTML(p, *lf.sizes, links.Alt(p))
+			if err != nil {
+				return fmt.Errorf("links: %w", err)
+			}
+			fmt.Fprintln(env.Stdout, pic)
+			entries = append(entries, links.Entry{Photo: p})
+			continue
+		}
 		ls, err := m.Mint(p, *lf.sizes)
 		if err != nil {
 			return fmt.Errorf("links: %w", err)
@@ -72,10 +83,18 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 	if len(entries) == 0 && len(filters) > 0 {
 		fmt.Fprintf(env.Stderr, "links: nothing in %s matches %s\n", a.Index.Dir(), strings.Join(fs.Args(), " "))
 	}
-	if format == "csv" {
+	switch format {
+	case "csv":
 		return links.WriteCSV(env.Stdout, *lf.sizes, entries)
+	case "html":
+		return nil
 	}
 	return links.WriteJSON(env.Stdout, entries)
+}
+
+// photoOf is an indexed original as the link tools show it.
+func photoOf(o storage.Original) links.Photo {
+	return links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken), Placeholder: o.Placeholder}
 }
 
 // selected: no filters selects all; a filter is a folder (prefix) or a

@@ -175,6 +175,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	saveIndex()
+	rendered := prerender(ctx, cfg, srv, log)
 	go ix.Watch(ctx, cfg.RescanInterval, cfg.Inotify, cfg.IndexWorkers, func(st storage.Stats, err error) {
 		if err != nil {
 			log.Warn("rescan failed; keeping the previous index", "err", err)
@@ -182,6 +183,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 		}
 		log.Info("rescan", "files", st.Files, "hashed", st.Hashed, "reused", st.Reused, "seconds", st.Duration.Seconds())
 		saveIndex()
+		if st.Hashed > 0 {
+			rendered()
+		}
 	})
 
 	l, err := net.Listen("tcp", cfg.Listen)

@@ -114,7 +114,11 @@ func sign(ctx context.Context, env Env, args []string) error {
 				fmt.Fprintln(env.Stdout, l.URL)
 			}
 		case "html":
-			fmt.Fprintln(env.Stdout, links.HTML(p, ls, a))
+			pic, err := m.PictureHTML(p, *lf.sizes, a)
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			fmt.Fprintln(env.Stdout, pic)
 		case "markdown":
 			fmt.Fprintln(env.Stdout, links.Markdown(ls, a))
 		case "json":
@@ -144,5 +148,5 @@ func photoFor(ctx context.Context, ix *storage.Index, arg string) (links.Photo, 
 	if err != nil {
 		return links.Photo{}, err
 	}
-	return links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken)}, nil
+	return photoOf(o), nil
 }

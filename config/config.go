@@ -75,6 +75,9 @@ type Config struct {
 	IdleTimeout      time.Duration `mapstructure:"idle_timeout"`
 	MaxConnections   int           `mapstructure:"max_connections"`
 	AdminHosts       []string      `mapstructure:"admin_hosts"`
+	Placeholders     bool          `mapstructure:"placeholders"`
+	Prerender        []string      `mapstructure:"prerender"`
+	PrerenderWorkers int           `mapstructure:"prerender_workers"`
 
 	// Parsed by Load from keys, public and revoked: the access policy, the
 	// one part of the config a reload swaps while serving.
@@ -113,6 +116,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("index_file", c.IndexFile),
 		slog.Duration("rescan_interval", c.RescanInterval),
 		slog.Bool("inotify", c.Inotify),
+		slog.Any("prerender", c.Prerender),
 		slog.String("file", c.File),
 	)
 }
@@ -208,6 +212,7 @@ func Load(defaults []byte, fs *pflag.FlagSet, fallbackKeys []string) (*Config, e
 	// THUMBD_KEYS="a,b" arrives as one string; split it on commas.
 	c.Keys = splitKeys(v.Get("keys"))
 	c.AdminHosts = splitKeys(v.Get("admin_hosts"))
+	c.Prerender = splitKeys(v.Get("prerender"))
 	c.Revoked, c.RevokedFrom = unionRevoked(revFrom)
 	if len(c.Keys) == 0 {
 		c.Keys = fallbackKeys
@@ -429,6 +434,18 @@ func (c *Config) Validate() error {
 		if strings.ContainsAny(h, "/ *") {
 			return bad("admin_hosts", "entry #%d %q; want a host name such as thumbd-admin.internal", i+1, h)
 		}
+	}
+	for _, sz := range c.Prerender {
+		s, _, _, err := thumburl.ParseSizeSegment(sz)
+		if err != nil || s.Mode == variant.Original {
+			return bad("prerender", "%q; want sizes such as tile_224 or fit_720.webp (not original)", sz)
+		}
+	}
+	if len(c.Prerender) > 0 && c.DiskCacheDir == "" {
+		return bad("prerender", "needs disk_cache_dir: pre-rendered sizes are kept in the disk cache")
+	}
+	if c.PrerenderWorkers < 1 {
+		return bad("prerender_workers", "%d; want 1 or more", c.PrerenderWorkers)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return bad("log_format", "%q; want json or text", c.LogFormat)

@@ -321,6 +321,10 @@ func TestValidationErrors(t *testing.T) {
 		{name: "max_frames 0", file: "max_frames: 0\n", want: []string{"max_frames:"}},
 		{name: "read_timeout 0", file: "read_timeout: 0s\n", want: []string{"read_timeout:"}},
 		{name: "admin_hosts wildcard", file: "admin_hosts: ['*']\n", want: []string{"admin_hosts:"}},
+		{name: "prerender without disk cache", file: "prerender: [tile_224]\n", want: []string{"prerender:", "disk_cache_dir"}},
+		{name: "prerender bad size", file: "prerender: [tile_224, huge_9]\ndisk_cache_dir: /tmp/x-thumbd\n", want: []string{"prerender:", "huge_9"}},
+		{name: "prerender original", env: map[string]string{"THUMBD_PRERENDER": "original", "THUMBD_DISK_CACHE_DIR": "/tmp/x-thumbd"}, want: []string{"prerender:", "original"}},
+		{name: "prerender_workers 0", file: "prerender_workers: 0\n", want: []string{"prerender_workers:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cleanEnv(t)

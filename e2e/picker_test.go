@@ -50,7 +50,9 @@ func TestLinkPickerInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(snippet, "<img ") || !strings.Contains(snippet, `width="768" height="1024"`) {
+	// What sign --format html prints: a <picture> in AVIF, WebP and JPEG.
+	if !strings.HasPrefix(snippet, "<picture><source type=\"image/avif\"") || !strings.Contains(snippet, `width="768" height="1024"`) ||
+		!regexp.MustCompile(`style="background:#[0-9a-f]{6}"`).MatchString(snippet) {
 		t.Fatalf("HTML snippet: %s", snippet)
 	}
 	urls := regexp.MustCompile(`http://127\.0\.0\.1:\d+/t/[^" ,]+`).FindAllString(snippet, -1)
@@ -62,7 +64,8 @@ func TestLinkPickerInBrowser(t *testing.T) {
 			t.Errorf("%s: want a fit_1280 link with an expiry in its token", u)
 		}
 		code, h, body := get(t, u)
-		if code != 200 || h.Get("Content-Type") != "image/jpeg" || strings.Contains(h.Get("Cache-Control"), "immutable") {
+		want := map[string]string{".jpg": "image/jpeg", ".webp": "image/webp", ".avif": "image/avif"}[filepath.Ext(u)]
+		if code != 200 || h.Get("Content-Type") != want || strings.Contains(h.Get("Cache-Control"), "immutable") {
 			t.Errorf("%s: %d %s %s", u, code, h.Get("Content-Type"), h.Get("Cache-Control"))
 			continue
 		}

@@ -324,11 +324,14 @@ func TestSignHTMLSnippetURLsWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var imgs []*html.Node
+	var imgs, sources []*html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode && n.Data == "img" {
 			imgs = append(imgs, n)
+		}
+		if n.Type == html.ElementNode && n.Data == "source" {
+			sources = append(sources, n)
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
@@ -358,6 +361,26 @@ func TestSignHTMLSnippetURLsWork(t *testing.T) {
 			code, h, body := get(t, u)
 			if code != 200 || h.Get("Content-Type") != "image/jpeg" || len(body) == 0 {
 				t.Errorf("%s: %d %s", u, code, h.Get("Content-Type"))
+			}
+		}
+	}
+	// The <picture>'s sources: every candidate answers in its type.
+	if len(sources) != 4 {
+		t.Errorf("want an AVIF and a WebP <source> per photo, got %d", len(sources))
+	}
+	for _, src := range sources {
+		attrs := map[string]string{}
+		for _, a := range src.Attr {
+			attrs[a.Key] = a.Val
+		}
+		for _, cand := range strings.Split(attrs["srcset"], ",") {
+			f := strings.Fields(cand)
+			if len(f) != 2 {
+				t.Errorf("srcset candidate %q", cand)
+				continue
+			}
+			if code, h, _ := get(t, f[0]); code != 200 || h.Get("Content-Type") != attrs["type"] {
+				t.Errorf("%s: %d %s, want %s", f[0], code, h.Get("Content-Type"), attrs["type"])
 			}
 		}
 	}

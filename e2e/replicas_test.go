@@ -90,8 +90,8 @@ func tail(s string, n int) string {
 	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
 
-// metric sums the samples of one metric whose labels contain match.
-func metric(t *testing.T, admin, name, match string) int {
+// replicaMetric sums the samples of one metric whose labels contain match.
+func replicaMetric(t *testing.T, admin, name, match string) int {
 	t.Helper()
 	r, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
@@ -113,11 +113,11 @@ func metric(t *testing.T, admin, name, match string) int {
 
 // collect adds the disk-tier counters of the replica's running process.
 func (r *replica) collect(t *testing.T) {
-	r.evictions += metric(t, r.admin, "thumbd_cache_evictions_total", `tier="disk"`)
-	r.diskHits += metric(t, r.admin, "thumbd_cache_hits_total", `tier="disk"`)
-	r.writeErrors += metric(t, r.admin, "thumbd_disk_cache_write_errors_total", "")
-	r.corrupt += metric(t, r.admin, "thumbd_disk_cache_corrupt_total", "")
-	r.skips += metric(t, r.admin, "thumbd_disk_cache_full_skips_total", "")
+	r.evictions += replicaMetric(t, r.admin, "thumbd_cache_evictions_total", `tier="disk"`)
+	r.diskHits += replicaMetric(t, r.admin, "thumbd_cache_hits_total", `tier="disk"`)
+	r.writeErrors += replicaMetric(t, r.admin, "thumbd_disk_cache_write_errors_total", "")
+	r.corrupt += replicaMetric(t, r.admin, "thumbd_disk_cache_corrupt_total", "")
+	r.skips += replicaMetric(t, r.admin, "thumbd_disk_cache_full_skips_total", "")
 }
 
 // sample is one answer the load generator got through the balancer.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thumbd/thumbd/placeholder"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/variant"
@@ -32,6 +33,10 @@ type Photo struct {
 	// Taken is EXIF DateTimeOriginal as written by the camera: local time,
 	// no zone (ISO 8601, "2006-01-02T15:04:05"); "" if unknown.
 	Taken string `json:"taken,omitempty"`
+	// The placeholder a page paints while the photo loads: thumbhash
+	// (standard base64), blurhash and color (#rrggbb), computed at index
+	// time; empty when unknown (a HASH signed as given, a video).
+	placeholder.Placeholder
 }
 
 // TakenString formats an EXIF time for Photo.Taken.
@@ -168,13 +173,16 @@ func WriteJSON(w io.Writer, es []Entry) error {
 }
 
 // WriteCSV writes one row per photo: path, hash, width, height, taken, then
-// one url_<size> column per size (what a timeline sheet takes).
+// one url_<size> column per size (what a timeline sheet takes), then the
+// placeholder: color, thumbhash, blurhash (last, so sheets that read the
+// first columns by position keep working).
 func WriteCSV(w io.Writer, sizes []string, es []Entry) error {
 	cw := csv.NewWriter(w)
 	head := []string{"path", "hash", "width", "height", "taken"}
 	for _, s := range sizes {
 		head = append(head, "url_"+s)
 	}
+	head = append(head, "color", "thumbhash", "blurhash")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -183,6 +191,7 @@ func WriteCSV(w io.Writer, sizes []string, es []Entry) error {
 		for _, l := range e.Links {
 			row = append(row, l.URL)
 		}
+		row = append(row, e.Color, e.ThumbHash, e.BlurHash)
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/thumbd/thumbd/placeholder"
+	"github.com/thumbd/thumbd/thumburl"
+	"github.com/thumbd/thumbd/variant"
+	"github.com/thumbd/thumbd/video"
 )
 
 // Sources are one photo's links by output format, each list in the
@@ -40,6 +43,31 @@ func (m Minter) MintSources(p Photo, sizes []string) (Sources, error) {
 		*f.out = ls
 	}
 	return s, nil
+}
+
+// PictureHTML mints p's links for sizes in AVIF, WebP and JPEG and renders
+// them as a <picture> with p's placeholder (what sign, links and the picker
+// print for --format html). Sizes are JPEG-fallback order: the first is
+// the <img>'s src and slot width. original and colors have no place in
+// it (neither is a lossy photo in three formats).
+func (m Minter) PictureHTML(p Photo, sizes []string, alt string) (string, error) {
+	for _, sz := range sizes {
+		if video.IsFormat(sz) {
+			return "", fmt.Errorf("size %q: a video has no place in a <picture>", sz)
+		}
+		s, _, _, err := thumburl.ParseSizeSegment(sz)
+		if err != nil {
+			return "", fmt.Errorf("size %q: %w", sz, err)
+		}
+		if s.Mode == variant.Original || s.Mode == variant.Colors {
+			return "", fmt.Errorf("size %q has no place in a <picture> (use a fit_ or tile_ size)", sz)
+		}
+	}
+	src, err := m.MintSources(p, sizes)
+	if err != nil {
+		return "", err
+	}
+	return PictureHTML(Picture{Photo: p, Alt: alt, Placeholder: p.Placeholder, Sources: src})
 }
 
 // Picture is what PictureHTML renders: a photo, its links by format and

@@ -241,7 +241,7 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := v.photos[i]
-	photo := links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken)}
+	photo := links.Photo{Path: o.Path, Hash: o.Hash, Width: o.Width, Height: o.Height, Taken: links.TakenString(o.Taken), Placeholder: o.Placeholder}
 	data := map[string]any{"P": photo, "Name": path.Base(o.Path), "Choices": sizeChoices, "Q": q}
 	m := p.minter()
 	if prev, err := m.Mint(photo, []string{"fit_720"}); err == nil {
@@ -292,9 +292,24 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 		// The .jpg link: the first size with an explicit .jpg extension.
 		first, _, _ := strings.Cut(named[0], ".")
 		jpg, _ := m.Mint(photo, []string{first + ".jpg"})
+		// The HTML is what sign --format html prints: a <picture> in AVIF,
+		// WebP and JPEG over the sizes that can be one (original cannot);
+		// with none of those, the plain <img>.
+		var lossy []string
+		for _, s := range named {
+			if !strings.HasPrefix(s, "original") {
+				lossy = append(lossy, s)
+			}
+		}
+		markup := links.HTML(photo, ls, alt)
+		if len(lossy) > 0 {
+			if pic, err := m.PictureHTML(photo, lossy, alt); err == nil {
+				markup = pic
+			}
+		}
 		data["Snippets"] = []snippet{
 			{"url", "URL", strings.Join(urls, "\n")},
-			{"html", "HTML", links.HTML(photo, ls, alt)},
+			{"html", "HTML", markup},
 			{"markdown", "Markdown", links.Markdown(ls, alt)},
 			{"jpg", ".jpg URL", jpg[0].URL},
 		}

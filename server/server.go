@@ -93,6 +93,8 @@ type Server struct {
 	waiting  atomic.Int64 // requests waiting on a render (collapsed or not)
 	failures *failures
 	scrubs   scrubCache
+	// prerender counts the background pre-render (prerender.go).
+	prerender *prerenderMetrics
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
@@ -125,6 +127,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	s.signer.Store(signer)
 	s.revoked.Store(&thumburl.Revocations{})
 	s.metrics = newMetrics(s)
+	s.prerender = newPrerenderMetrics(s.metrics.reg)
 	for _, t := range opts.Tiers {
 		if m, ok := t.(*cache.Memory); ok && s.mem == nil {
 			s.mem = m
@@ -283,9 +286,15 @@ func (s *Server) open(c echo.Context, hash, name, token string) (storage.Origina
 // etag names the bytes: same original, variant, settings and source give
 // the same tag on every replica and after restarts.
 func (s *Server) etag(hash string, size variant.Size, f variant.Format, source string) string {
+	settings := s.opts.Fingerprint
+	if size.Quality > 0 {
+		// The parsed name carries the quality already (_q70); saying it
+		// here keeps the tag honest for any Size built in code.
+		settings += "-lq" + strconv.Itoa(size.Quality)
+	}
 	var buf [256]byte
 	msg := buf[:0]
-	for i, part := range [...]string{hash, size.Name, f.Ext(), s.opts.Fingerprint, source} {
+	for i, part := range [...]string{hash, size.Name, f.Ext(), settings, source} {
 		if i > 0 {
 			msg = append(msg, 0)
 		}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/thumbd/thumbd/placeholder"
 )
 
 // The index file lets a restart skip re-hashing: one JSON object per line,
@@ -23,6 +25,10 @@ const indexFileHeader = `{"thumbd_index":1}`
 type header2 struct {
 	Version int    `json:"thumbd_index"`
 	Dev     uint64 `json:"dev"`
+	// Placeholders says the entries were probed for placeholders (an entry
+	// without one failed and is not retried). Older readers ignore it, and
+	// older files without it are read, their entries probed again once.
+	Placeholders bool `json:"ph,omitempty"`
 }
 
 type indexLine struct {
@@ -36,6 +42,10 @@ type indexLine struct {
 	Ino    uint64 `json:"i,omitempty"`
 	Dev    uint64 `json:"d,omitempty"`
 	Ctime  int64  `json:"c,omitempty"` // unix nanoseconds
+	// The placeholder (see package placeholder).
+	ThumbHash string `json:"th,omitempty"`
+	BlurHash  string `json:"bh,omitempty"`
+	Color     string `json:"co,omitempty"`
 }
 
 // rootDev is the device the originals folder is on.
@@ -76,7 +86,8 @@ func (ix *Index) LoadIndexFile(path string) (int, error) {
 			return 0, fmt.Errorf("%s: bad line %d", path, len(known)+2)
 		}
 		o := Original{Hash: l.Hash, Path: l.Path, Size: l.Size, ModTime: time.Unix(0, l.MTime), Width: l.Width, Height: l.Height,
-			ID: FileID{Ino: l.Ino, Ctime: l.Ctime}}
+			ID:          FileID{Ino: l.Ino, Ctime: l.Ctime},
+			Placeholder: placeholder.Placeholder{ThumbHash: l.ThumbHash, BlurHash: l.BlurHash, Color: l.Color}}
 		if sameDev {
 			o.ID.Dev = l.Dev
 		}
@@ -90,6 +101,7 @@ func (ix *Index) LoadIndexFile(path string) (int, error) {
 	}
 	ix.mu.Lock()
 	ix.known = known
+	ix.knownPlaceholders = hdr.Placeholders
 	ix.mu.Unlock()
 	return len(known), nil
 }
@@ -102,6 +114,7 @@ func (ix *Index) SaveIndexFile(path string) error {
 	for _, o := range ix.known {
 		all = append(all, o)
 	}
+	withPlaceholders := ix.knownPlaceholders
 	ix.mu.RUnlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].Path < all[j].Path })
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".thumbd-index-*")
@@ -111,12 +124,13 @@ func (ix *Index) SaveIndexFile(path string) error {
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriter(tmp)
 	enc := json.NewEncoder(w)
-	if err := enc.Encode(header2{Version: 2, Dev: ix.rootDev()}); err != nil {
+	if err := enc.Encode(header2{Version: 2, Dev: ix.rootDev(), Placeholders: withPlaceholders}); err != nil {
 		return err
 	}
 	for _, o := range all {
 		l := indexLine{Path: o.Path, Hash: o.Hash, Size: o.Size, MTime: o.ModTime.UnixNano(), Width: o.Width, Height: o.Height,
-			Ino: o.ID.Ino, Dev: o.ID.Dev, Ctime: o.ID.Ctime}
+			Ino: o.ID.Ino, Dev: o.ID.Dev, Ctime: o.ID.Ctime,
+			ThumbHash: o.Placeholder.ThumbHash, BlurHash: o.Placeholder.BlurHash, Color: o.Placeholder.Color}
 		if !o.Taken.IsZero() {
 			l.Taken = o.Taken.Unix()
 		}

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/thumbd/thumbd/placeholder"
 	"github.com/thumbd/thumbd/video"
 )
 
@@ -44,6 +45,9 @@ type Original struct {
 	// From the header at index time, when a Probe is set (zero if unknown).
 	Width, Height int       // upright
 	Taken         time.Time // EXIF DateTimeOriginal, camera local time
+	// Placeholder is what a page paints while the photo loads (ThumbHash,
+	// BlurHash, colour); empty if it could not be computed.
+	Placeholder placeholder.Placeholder
 	// ID is the file's identity when it was hashed: with Size and ModTime
 	// it decides whether the bytes may have changed (see matches).
 	ID FileID
@@ -81,13 +85,28 @@ func (o Original) matches(fi fs.FileInfo) bool {
 	return o.ID.Dev == 0 || o.ID.Dev == id.Dev
 }
 
-// Probe reads what it can from the start of a file (dimensions, date
-// taken). The index calls it while hashing, so each file is read once.
-type Probe func(head []byte) (width, height int, taken time.Time)
+// Probed is what a Probe learns about an image file at index time.
+type Probed struct {
+	Width, Height int // upright
+	Taken         time.Time
+	Placeholder   placeholder.Placeholder
+}
 
-// probeHead is how much of a file a Probe sees: headers and EXIF live at
-// the start (EXIF is at most 64 KiB; a whole file up to this size).
-const probeHead = 4 << 20
+// Probe reads an image file at index time: dimensions and date taken from
+// its header, and its placeholder from its pixels when src is the whole
+// file (complete). The index calls it while hashing, so each file is read
+// once.
+type Probe func(ctx context.Context, src []byte, complete bool) Probed
+
+// probeWhole is the largest file a Probe sees whole (for its placeholder);
+// of larger ones it sees the first probeHead bytes, where headers and EXIF
+// live (EXIF is at most 64 KiB). Serving such a file holds it in memory
+// all the same; the bound keeps a scan's memory bounded when max_file_mb
+// is off.
+const (
+	probeWhole = 256 << 20
+	probeHead  = 4 << 20
+)
 
 // Stats summarises a scan.
 type Stats struct {
@@ -140,10 +159,19 @@ type Index struct {
 	lastScan   Stats
 	lastScanAt time.Time
 
-	probe    Probe
-	progress func(done, total int)
+	probe        Probe
+	placeholders bool
+	progress     func(done, total int)
+	// knownPlaceholders: the known entries were probed by a version that
+	// computes placeholders (an entry without one then failed, and is not
+	// retried); entries from older index files are probed again once.
+	knownPlaceholders bool
 
 	version atomic.Int64 // bumped whenever the set of originals changes
+
+	// scanProbes are the probe results of the running scan by hash, so the
+	// same bytes at many paths (copies, hard links) are decoded once.
+	scanProbes atomic.Pointer[sync.Map]
 }
 
 // Version changes whenever the index does, so callers can cache views of it.
@@ -153,8 +181,12 @@ func (ix *Index) Version() int64 { return ix.version.Load() }
 type Options struct {
 	// MaxFileSize skips larger files at index time (0 = no limit).
 	MaxFileSize int64
-	// Probe, if set, fills Width, Height and Taken at index time.
+	// Probe, if set, fills Width, Height, Taken and Placeholder at index
+	// time.
 	Probe Probe
+	// Placeholders says the probe computes placeholders: entries known
+	// without one (an older index file) are then probed again once.
+	Placeholders bool
 	// Progress, if set, is called every two seconds during a scan.
 	Progress func(done, total int)
 	// Log receives warnings; nil discards them.
@@ -175,8 +207,8 @@ func Open(dir string, opts Options) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Index{dir: abs, root: root, log: log, maxFileSize: opts.MaxFileSize, probe: opts.Probe, progress: opts.Progress,
-		byHash: map[string]Original{}}, nil
+	return &Index{dir: abs, root: root, log: log, maxFileSize: opts.MaxFileSize, probe: opts.Probe, placeholders: opts.Placeholders && opts.Probe != nil,
+		progress: opts.Progress, byHash: map[string]Original{}}, nil
 }
 
 // Close releases the folder handle.
@@ -215,6 +247,8 @@ func (ix *Index) All() []Original {
 // (0 = CPU count), replacing the index when done.
 func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	start := time.Now()
+	ix.scanProbes.Store(&sync.Map{})
+	defer ix.scanProbes.Store(nil)
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -272,7 +306,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 					results <- result{o: o, reused: true}
 					continue
 				}
-				o, err := ix.hashFile(p)
+				o, err := ix.hashFile(ctx, p)
 				results <- result{o: o, err: err}
 			}
 		}()
@@ -339,6 +373,7 @@ finished:
 	ix.mu.Lock()
 	ix.byHash = byHash
 	ix.known = known
+	ix.knownPlaceholders = ix.placeholders
 	ix.lastScan, ix.lastScanAt = st, time.Now()
 	ix.version.Add(1)
 	ix.mu.Unlock()
@@ -354,13 +389,14 @@ finished:
 func (ix *Index) unchanged(p string) (Original, bool) {
 	ix.mu.RLock()
 	o, ok := ix.known[p]
+	withPlaceholders := ix.knownPlaceholders
 	ix.mu.RUnlock()
 	if !ok {
 		return Original{}, false
 	}
-	if ix.probe != nil && o.Width == 0 && IsImageName(p) {
-		// An entry from an index file written without a probe: hash it
-		// again so it gains its dimensions and date.
+	if ix.probe != nil && IsImageName(p) && (o.Width == 0 || (ix.placeholders && !withPlaceholders && o.Placeholder.ThumbHash == "")) {
+		// An entry from an index file written without a probe, or before
+		// placeholders: hash it again so it gains them.
 		return Original{}, false
 	}
 	fi, err := ix.root.Stat(p)
@@ -370,8 +406,9 @@ func (ix *Index) unchanged(p string) (Original, bool) {
 	return o, true
 }
 
-// hashFile opens p through the root (so escaping symlinks fail) and hashes it.
-func (ix *Index) hashFile(p string) (Original, error) {
+// hashFile opens p through the root (so escaping symlinks fail) and hashes
+// it, probing image files on the way.
+func (ix *Index) hashFile(ctx context.Context, p string) (Original, error) {
 	f, err := ix.openRegular(p)
 	if err != nil {
 		return Original{}, fmt.Errorf("%s: %w", p, err)
@@ -384,8 +421,14 @@ func (ix *Index) hashFile(p string) (Original, error) {
 	h := sha1.New()
 	var head bytes.Buffer
 	var src io.Reader = f
-	if ix.probe != nil && IsImageName(p) {
-		src = io.TeeReader(f, &limitedWriter{&head, probeHead})
+	probe := ix.probe != nil && IsImageName(p)
+	keep := probeHead
+	if probe {
+		if fi.Size() <= probeWhole {
+			keep = int(fi.Size())
+		}
+		head.Grow(keep)
+		src = io.TeeReader(f, &limitedWriter{&head, keep})
 	}
 	n, err := io.Copy(h, src)
 	if err != nil {
@@ -395,10 +438,34 @@ func (ix *Index) hashFile(p string) (Original, error) {
 		return Original{}, fmt.Errorf("%s: %w", p, errChangedWhileReading)
 	}
 	o := Original{Hash: hex.EncodeToString(h.Sum(nil)), Path: path.Clean(p), Size: n, ModTime: fi.ModTime(), ID: idOf(fi)}
-	if head.Len() > 0 {
-		o.Width, o.Height, o.Taken = ix.probe(head.Bytes())
+	if probe && head.Len() > 0 {
+		pr, ok := ix.probedAlready(o.Hash)
+		if !ok {
+			pr = ix.probe(ctx, head.Bytes(), int64(head.Len()) == n)
+			if m := ix.scanProbes.Load(); m != nil {
+				m.Store(o.Hash, pr)
+			}
+		}
+		o.Width, o.Height, o.Taken, o.Placeholder = pr.Width, pr.Height, pr.Taken, pr.Placeholder
 	}
 	return o, nil
+}
+
+// probedAlready returns what a probe found for the same bytes before: in
+// the index (a renamed or copied file) or earlier in this scan.
+func (ix *Index) probedAlready(hash string) (Probed, bool) {
+	ix.mu.RLock()
+	o, ok := ix.byHash[hash]
+	ix.mu.RUnlock()
+	if ok && o.Width > 0 && (o.Placeholder.ThumbHash != "" || !ix.placeholders) {
+		return Probed{Width: o.Width, Height: o.Height, Taken: o.Taken, Placeholder: o.Placeholder}, true
+	}
+	if m := ix.scanProbes.Load(); m != nil {
+		if v, ok := m.Load(hash); ok {
+			return v.(Probed), true
+		}
+	}
+	return Probed{}, false
 }
 
 // limitedWriter keeps the first n bytes written and drops the rest.
@@ -609,7 +676,7 @@ func (ix *Index) File(ctx context.Context, p string) (Original, error) {
 	if err != nil {
 		return Original{}, err
 	}
-	o, err := ix.hashFile(rel)
+	o, err := ix.hashFile(ctx, rel)
 	if err == nil && ix.maxFileSize > 0 && o.Size > ix.maxFileSize {
 		return Original{}, fmt.Errorf("%s: %w: %d bytes", p, ErrTooLarge, o.Size)
 	}

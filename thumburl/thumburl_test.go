@@ -2,6 +2,7 @@ package thumburl_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -202,7 +203,9 @@ func TestPath(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, size := range []string{"tile_500", "fit_1920.webp", "colors", "colors.jpg", "left_224.avif", "x.y", "", "tile_500."} {
+	for _, size := range []string{"tile_500", "fit_1920.webp", "colors", "colors.jpg", "left_224.avif", "x.y", "", "tile_500.",
+		"fit_1280x1024_q70", "tile_300_q60.webp", "screen_1920x1080_q100.avif", "tile_300_q0", "tile_300_q070", "tile_300_q101",
+		"fit_720_q70", "tile_300_q", "tile__q60", "fit_800x600_q70_q70", "colors_q50", "original_q90"} {
 		f.Add(hash, tok, size)
 	}
 	f.Add(strings.ToUpper(hash), tok, "tile_50")
@@ -236,8 +239,15 @@ func FuzzParse(f *testing.F) {
 			if again, err := variant.ParseSize(r.Size.Name); err != nil || again != r.Size {
 				t.Fatalf("custom size %q does not round-trip: %+v, %v", r.Size.Name, again, err)
 			}
-		} else if r.Size.Custom {
-			t.Fatalf("named size %q marked custom", r.Size.Name)
+			// A quality is 1-100 and spelled one way: the name says it.
+			if q := r.Size.Quality; q != 0 && (q < 1 || q > variant.MaxQuality || !strings.HasSuffix(r.Size.Name, fmt.Sprintf("_q%d", q))) {
+				t.Fatalf("custom size %q has quality %d", r.Size.Name, q)
+			}
+			if r.Size.Quality == 0 && strings.Contains(r.Size.Name, "_q") {
+				t.Fatalf("custom size %q lost its quality", r.Size.Name)
+			}
+		} else if r.Size.Custom || r.Size.Quality != 0 {
+			t.Fatalf("named size %q marked custom or with a quality", r.Size.Name)
 		}
 		if r.Token != token || token == "" || len(token) > 64 {
 			t.Fatalf("Token %q (input %q) accepted", r.Token, token)

@@ -577,16 +577,17 @@ func (t *Transformer) encode(k *killer, img *vips.ImageRef, s variant.Size, f va
 	case variant.PNG:
 		buf, _, err = img.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 6})
 	case variant.WebP:
-		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: orDefault(t.opts.WebPQuality, 80), ReductionEffort: orDefault(t.opts.WebPEffort, 4)})
+		buf, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: quality(s, orDefault(t.opts.WebPQuality, 80)), ReductionEffort: orDefault(t.opts.WebPEffort, 4)})
 	case variant.AVIF:
 		// Through libheif directly (see avif.go). AVIF effort 2 keeps encoding
 		// within a few times JPEG's cost; higher efforts are far slower.
-		buf, err = encodeAVIF(img, orDefault(t.opts.AVIFQuality, 60), orDefault(t.opts.AVIFEffort, 2))
+		buf, err = encodeAVIF(img, quality(s, orDefault(t.opts.AVIFQuality, 60)), orDefault(t.opts.AVIFEffort, 2))
 	default:
 		q := t.opts.JPEGQuality
 		if small {
 			q = t.opts.JPEGQualitySmall
 		}
+		q = quality(s, q)
 		buf, _, err = img.ExportJpeg(&vips.JpegExportParams{
 			StripMetadata:  true,
 			Quality:        q,

@@ -66,6 +66,10 @@ type Size struct {
 	// Custom sizes (fit_<W>x<H>, tile_<N>, screen_<W>x<H>) are not in the
 	// table; they need a signed link and stay under a configured maximum.
 	Custom bool
+	// Quality is the encoder quality a custom size names (_q<N>, 1-100);
+	// 0 means the configured one. It is part of Name, so the token, the
+	// ETag and every cache key cover it.
+	Quality int
 }
 
 // Sizes are PhotoPrism's thumbnail names and boxes, so its clients carry over.
@@ -104,7 +108,10 @@ var sizeIndex = func() map[string]int {
 const MaxCustomEdge = 16384
 
 // ParseSize looks a size up by name, or parses a custom size. Custom names
-// must be canonical (no leading zeros), so one variant has one name.
+// must be canonical (no leading zeros), so one variant has one name. A
+// custom size may end in _q<N>, an encoder quality of 1-100
+// (fit_1280x1024_q70, tile_300_q60); named sizes take none, so a quality
+// has one spelling (fit_720x720_q70, not fit_720_q70).
 func ParseSize(name string) (Size, error) {
 	if s, ok := Lookup(name); ok {
 		return s, nil
@@ -122,13 +129,20 @@ func Lookup(name string) (Size, bool) {
 	if !ok {
 		return Size{}, false
 	}
+	quality := 0
+	if i := strings.LastIndex(dims, "_q"); i >= 0 {
+		if quality, ok = qualityValue(dims[i+2:]); !ok {
+			return Size{}, false
+		}
+		dims = dims[:i]
+	}
 	switch prefix {
 	case "tile":
 		n, ok := dimension(dims)
 		if !ok {
 			return Size{}, false
 		}
-		return Size{Name: name, Width: n, Height: n, Mode: Tile, Custom: true}, true
+		return Size{Name: name, Width: n, Height: n, Mode: Tile, Custom: true, Quality: quality}, true
 	case "fit", "screen":
 		ws, hs, ok := strings.Cut(dims, "x")
 		w, okw := dimension(ws)
@@ -140,9 +154,27 @@ func Lookup(name string) (Size, bool) {
 		if prefix == "screen" {
 			mode = Screen
 		}
-		return Size{Name: name, Width: w, Height: h, Mode: mode, Custom: true}, true
+		return Size{Name: name, Width: w, Height: h, Mode: mode, Custom: true, Quality: quality}, true
 	}
 	return Size{}, false
+}
+
+// MaxQuality is the highest quality a size may name.
+const MaxQuality = 100
+
+// qualityValue parses a canonical quality, 1-100.
+func qualityValue(s string) (int, bool) {
+	if s == "" || len(s) > 3 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n >= 1 && n <= MaxQuality
 }
 
 // dimension parses a canonical positive edge length.

@@ -32,6 +32,24 @@ func TestParseSize(t *testing.T) {
 		{"fit_7680", variant.Size{Name: "fit_7680", Width: 7680, Height: 4320, Mode: variant.Fit}, true},
 		{"tile_501", variant.Size{Name: "tile_501", Width: 501, Height: 501, Mode: variant.Tile, Custom: true}, true},
 		{"fit_800x600", variant.Size{Name: "fit_800x600", Width: 800, Height: 600, Mode: variant.Fit, Custom: true}, true},
+		{"fit_1280x1024_q70", variant.Size{Name: "fit_1280x1024_q70", Width: 1280, Height: 1024, Mode: variant.Fit, Custom: true, Quality: 70}, true},
+		{"tile_300_q60", variant.Size{Name: "tile_300_q60", Width: 300, Height: 300, Mode: variant.Tile, Custom: true, Quality: 60}, true},
+		{"tile_224_q1", variant.Size{Name: "tile_224_q1", Width: 224, Height: 224, Mode: variant.Tile, Custom: true, Quality: 1}, true},
+		{"screen_1920x1080_q100", variant.Size{Name: "screen_1920x1080_q100", Width: 1920, Height: 1080, Mode: variant.Screen, Custom: true, Quality: 100}, true},
+		{"tile_300_q0", variant.Size{}, false},   // 1-100
+		{"tile_300_q101", variant.Size{}, false}, // 1-100
+		{"tile_300_q070", variant.Size{}, false}, // canonical only
+		{"tile_300_q", variant.Size{}, false},
+		{"tile_300_Q60", variant.Size{}, false},
+		{"tile_300_q6x", variant.Size{}, false},
+		{"tile_300_q-5", variant.Size{}, false},
+		{"tile_300_q1000", variant.Size{}, false},
+		{"fit_720_q70", variant.Size{}, false}, // named sizes take no quality: fit_720x720_q70
+		{"fit_800x600_q70_q70", variant.Size{}, false},
+		{"tile__q60", variant.Size{}, false},
+		{"colors_q50", variant.Size{}, false},
+		{"original_q90", variant.Size{}, false},
+		{"left_224_q50", variant.Size{}, false},
 		{"fit_999", variant.Size{}, false},
 		{"tile_0", variant.Size{}, false},
 		{"tile_007", variant.Size{}, false},
