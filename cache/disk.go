@@ -47,7 +47,6 @@ type Disk struct {
 	hits, misses, writes, writeErrors, evictions, corrupt, skipped atomic.Uint64
 }
 
-
 const (
 	// degradeFor is how long a failing disk tier is left alone before
 	// retrying.
