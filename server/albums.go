@@ -212,11 +212,17 @@ func (s *Server) album(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if s.revoked.Load().Revoked(o.Hash, req.Size.Name) {
+			return errRevoked
+		}
 		return s.serveVariant(c, o, req.Size, req.Format, req.Explicit)
 	case thumburl.AlbumItem:
 		o, err := al.item(req)
 		if err != nil {
 			return err
+		}
+		if s.revoked.Load().Revoked(o.Hash, thumburl.PageName) {
+			return errRevoked // the photo, or its pages, revoked
 		}
 		item := req.Hash
 		if item == "" {
@@ -296,13 +302,13 @@ func (s *Server) album(c echo.Context) error {
 
 // listing is album.json: everything a tool needs to show the album.
 type listing struct {
-	Album     string          `json:"album"`
-	Recursive bool            `json:"recursive"`
-	Count     int             `json:"count"`
-	Expires   time.Time       `json:"expires,omitzero"`
-	Gallery   string          `json:"gallery"`
-	Photos    []listingPhoto  `json:"photos"`
-	Sizes     []string        `json:"sizes"`
+	Album     string         `json:"album"`
+	Recursive bool           `json:"recursive"`
+	Count     int            `json:"count"`
+	Expires   time.Time      `json:"expires,omitzero"`
+	Gallery   string         `json:"gallery"`
+	Photos    []listingPhoto `json:"photos"`
+	Sizes     []string       `json:"sizes"`
 }
 
 type listingPhoto struct {
@@ -324,8 +330,8 @@ func (s *Server) albumListing(base string, req thumburl.AlbumRequest, al *albumA
 	for i, o := range al.list {
 		p := listingPhoto{
 			Index: i, Hash: o.Hash, Name: path.Base(o.Path), Width: o.Width, Height: o.Height,
-			Taken: links.TakenString(o.Taken),
-			Page:  base + thumburl.AlbumItemPath(req.ID, req.Token, o.Hash, ""),
+			Taken:  links.TakenString(o.Taken),
+			Page:   base + thumburl.AlbumItemPath(req.ID, req.Token, o.Hash, ""),
 			Images: map[string]string{},
 		}
 		for _, sz := range listingSizes {

@@ -82,6 +82,9 @@ func pageRoute(path string) string {
 // exactly what the parameters spell. ok is false for other routes.
 func pageCanonical(c echo.Context) (canon, ok bool) {
 	uri := c.Request().RequestURI
+	if path := c.Path(); (strings.HasPrefix(path, "/p/") || strings.HasPrefix(path, "/a/")) && !cleanPath(uri) {
+		return false, true
+	}
 	switch c.Path() {
 	case "/p/:hash/:token":
 		return uri == "/p/"+c.Param("hash")+"/"+c.Param("token"), true
@@ -461,6 +464,9 @@ func (s *Server) oembed(c echo.Context) error {
 			if orig, err = al.item(req); err != nil {
 				return err
 			}
+			if s.revoked.Load().Revoked(orig.Hash, thumburl.PageName) {
+				return errRevoked
+			}
 			title = photoName(orig)
 		}
 		img = func(size string) (string, error) {
@@ -517,4 +523,3 @@ func (s *Server) oembedSize(o storage.Original, maxW, maxH int) sizedName {
 	}
 	return best
 }
-

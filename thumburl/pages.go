@@ -311,7 +311,7 @@ func ParseAlbum(id, token, item, size string) (AlbumRequest, error) {
 		r.Kind = AlbumListing
 		return r, nil
 	case item == "page":
-		n, ok := canonicalInt(size, 1<<24)
+		n, ok := canonicalInt(size, 999999999)
 		if !ok || n < 2 {
 			// Page 1 is the bare album URL: one URL per page.
 			return AlbumRequest{}, fmt.Errorf("%w: gallery page", ErrMalformed)
@@ -321,7 +321,7 @@ func ParseAlbum(id, token, item, size string) (AlbumRequest, error) {
 	case IsHash(item):
 		r.Hash = item
 	default:
-		n, ok := canonicalInt(item, 1<<24)
+		n, ok := canonicalInt(item, 999999999)
 		if !ok {
 			return AlbumRequest{}, fmt.Errorf("%w: album item must be an index or a sha1", ErrMalformed)
 		}
