@@ -112,9 +112,6 @@ func safePageSegment(seg string) bool {
 	case "p", "a", "oembed", "page", thumburl.AlbumJSON:
 		return true
 	}
-	if thumburl.IsAlbumID(seg) {
-		return true
-	}
 	// Album indexes and gallery pages; never as long as a token.
 	if len(seg) <= 8 && strings.Trim(seg, "0123456789") == "" && seg != "" {
 		return true

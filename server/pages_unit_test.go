@@ -24,6 +24,7 @@ func TestPageLogPath(t *testing.T) {
 		{"/a/" + id + "//" + tok, "/a/" + id + "//…"},
 		{"/oembed?url=https%3A%2F%2Fx%2Fp%2F" + h + "%2F" + tok, "/oembed"},
 		{"/p/" + h + "/123456789012345678901234", "/p/" + h + "/…"}, // a token of digits
+		{"/a/" + id + "/" + id, "/a/" + id + "/…"},                  // a token shaped like an album id
 	} {
 		r := &http.Request{RequestURI: tc.uri}
 		if got := logPath(r); got != tc.want {

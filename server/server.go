@@ -468,6 +468,11 @@ func logPath(r *http.Request) string {
 	}
 	segs := strings.Split(p, "/")
 	for i, seg := range segs {
+		// An album id is kept in its own position only: elsewhere 24 hex
+		// digits could be a token.
+		if i == 2 && segs[1] == "a" && thumburl.IsAlbumID(seg) {
+			continue
+		}
 		if !safeSegment(seg) {
 			segs[i] = "…"
 		}
