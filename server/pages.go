@@ -496,27 +496,29 @@ func (s *Server) oembed(c echo.Context) error {
 }
 
 // oembedSize is the largest named fit size within max_size whose output
-// fits maxW x maxH (0 = unbounded); the smallest fit size when none does
-// (a photo narrower than the smallest box fits every size).
+// fits maxW x maxH (0 = unbounded); below the smallest named fit size, the
+// largest of the small page boxes that fits (the smallest if none does).
 func (s *Server) oembedSize(o storage.Original, maxW, maxH int) sizedName {
-	var best, smallest sizedName
+	fits := func(w, h int) bool { return (maxW == 0 || w <= maxW) && (maxH == 0 || h <= maxH) }
+	var best sizedName
 	for _, sz := range variant.Sizes {
 		if sz.Mode != variant.Fit || !s.opts.MaxSize.Allows(sz) {
 			continue
 		}
-		w, h := variant.OutputSize(sz, o.Width, o.Height)
-		if smallest.name == "" {
-			smallest = sizedName{sz.Name, w, h}
-		}
-		if (maxW == 0 || w <= maxW) && (maxH == 0 || h <= maxH) && w >= best.w {
-			if w == best.w && best.name != "" {
-				continue // same pixels: the smaller name
-			}
+		// A larger box with the same output is the same pixels: keep the
+		// smaller name.
+		if w, h := variant.OutputSize(sz, o.Width, o.Height); fits(w, h) && (best.name == "" || w > best.w) {
 			best = sizedName{sz.Name, w, h}
 		}
 	}
-	if best.name == "" {
-		return smallest
+	if best.name != "" {
+		return best
+	}
+	for _, n := range thumburl.SmallPageSizes {
+		sz, _ := variant.ParseSize(n)
+		if w, h := variant.OutputSize(sz, o.Width, o.Height); fits(w, h) || best.name == "" {
+			best = sizedName{n, w, h}
+		}
 	}
 	return best
 }

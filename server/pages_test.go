@@ -711,7 +711,9 @@ func TestOEmbed(t *testing.T) {
 		{page.URL, "1000", "", 720, 540, "Dunes <&>", hash},
 		{page.URL, "1300", "1000", 1280, 960, "Dunes <&>", hash},
 		{page.URL, "1600", "900", 1200, 900, "Dunes <&>", hash},
-		{page.URL, "100", "100", 720, 540, "Dunes <&>", hash}, // nothing fits: the smallest
+		{page.URL, "600", "", 480, 360, "Dunes <&>", hash},    // below fit_720: the small boxes
+		{page.URL, "330", "300", 320, 240, "Dunes <&>", hash}, // (fit_320x320)
+		{page.URL, "100", "100", 160, 120, "Dunes <&>", hash}, // nothing fits: the smallest
 		{al.URL, "800", "", 720, 540, "Album · 4 photos", lib.hash(t, "trip/a-dated.jpg")},
 		{al.URL + "/1", "", "", 3024, 4032, "b dated", lib.hash(t, "trip/b-dated.jpg")},
 	} {

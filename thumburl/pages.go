@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -209,13 +210,22 @@ func ParsePage(hash, token, last string) (PageRequest, error) {
 	return r, nil
 }
 
+// SmallPageSizes are the fit boxes below the smallest named fit size
+// that pages also serve, so oEmbed can honour a maxwidth under 720 px: a
+// fixed ladder, never arbitrary sizes.
+var SmallPageSizes = []string{"fit_160x160", "fit_320x320", "fit_480x480", "fit_640x640"}
+
 // PageImageSegment reads the size of a page's or album's image: a named
-// size (not original, not custom: a page shows a photo, it does not hand
-// out its file or arbitrary work), optionally with an extension.
+// size or one of SmallPageSizes (not original, not other custom sizes: a
+// page shows a photo, it does not hand out its file or arbitrary work),
+// optionally with an extension.
 func PageImageSegment(seg string) (variant.Size, variant.Format, bool, error) {
 	s, f, explicit, err := ParseSizeSegment(seg)
 	if err != nil {
 		return variant.Size{}, 0, false, err
+	}
+	if s.Custom && slices.Contains(SmallPageSizes, s.Name) {
+		return s, f, explicit, nil
 	}
 	if s.Custom || s.Mode == variant.Original {
 		return variant.Size{}, 0, false, fmt.Errorf("%w: %q is not a named size a page serves", variant.ErrUnknownSize, s.Name)

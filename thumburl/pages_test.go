@@ -119,6 +119,8 @@ func TestParsePage(t *testing.T) {
 		{"tile_224.avif", true, "tile_224", variant.AVIF, nil},
 		{"original", false, "", 0, variant.ErrUnknownSize},
 		{"fit_800x600", false, "", 0, variant.ErrUnknownSize},
+		{"fit_480x480", true, "fit_480x480", variant.JPEG, nil},
+		{"fit_480x481", false, "", 0, variant.ErrUnknownSize},
 		{"tile_77", false, "", 0, variant.ErrUnknownSize},
 		{"page", false, "", 0, variant.ErrUnknownSize},
 		{"fit_720.gif", false, "", 0, variant.ErrUnknownSize},
