@@ -33,7 +33,9 @@ bench: build
 	bash scripts/bench.sh
 
 fuzz: deps
-	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./thumburl -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
+	$(GO) test ./xmp -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./signing -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
