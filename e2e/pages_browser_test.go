@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
