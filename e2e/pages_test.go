@@ -472,3 +472,49 @@ func unfurlClients(t *testing.T, urls ...string) []unfurled {
 	}
 	return res
 }
+
+// Behind the shipped nginx config: pages, their images, albums and oEmbed
+// are cached (a second request is a HIT), non-canonical spellings pass
+// uncached, and album answers carry their five-minute lifetime.
+func TestCDNCachesPagesAndAlbums(t *testing.T) {
+	lib := pageLibrary(t)
+	p, cfg := startPages(t, lib)
+	proxy, _ := startNginx(t, p.addr)
+	base := "http://" + proxy
+	sign := func(args ...string) string {
+		return strings.TrimSpace(run(t, append([]string{"sign", "--config", cfg, "--base", base}, args...)...))
+	}
+	page := sign("--size", "page", "--title", "Cached", "trip/cops.jpg")
+	album := sign("--album", "trip")
+	_, _, body := get(t, page)
+	var img string
+	for _, im := range parseHTML(t, body).imgs {
+		img = base + im["src"]
+	}
+	// The page's own URL is under public_url (thumbd's address here).
+	oe := base + "/oembed?maxwidth=800&url=" + url.QueryEscape(strings.Replace(page, base, "http://"+p.addr, 1))
+	for _, u := range []string{page, img, album, album + "/album.json", album + "/0/tile_224", oe} {
+		if code, cache := viaProxy(t, u); code != 200 || cache != "MISS" {
+			t.Errorf("%s: first %d %s, want 200 MISS", u, code, cache)
+		}
+		if code, cache := viaProxy(t, u); code != 200 || cache != "HIT" {
+			t.Errorf("%s: second %d %s, want 200 HIT", u, code, cache)
+		}
+	}
+	for _, u := range []string{page + "?x=1", page + "/", album + "/page/1", strings.Replace(album, "/a/", "/a//", 1)} {
+		if _, cache := viaProxy(t, u); cache != "BYPASS" {
+			t.Errorf("%s: %s, want BYPASS", u, cache)
+		}
+	}
+	if code, _, _ := get(t, album); code != 200 {
+		t.Fatal(code)
+	}
+	r, err := http.Get(album)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=300" || r.Header.Get("X-Robots-Tag") == "" {
+		t.Errorf("album through nginx: Cache-Control %q, X-Robots-Tag %q", cc, r.Header.Get("X-Robots-Tag"))
+	}
+}
