@@ -486,7 +486,7 @@ func TestCDNCachesPagesAndAlbums(t *testing.T) {
 	}
 	page := sign("--size", "page", "--title", "Cached", "trip/cops.jpg")
 	album := sign("--album", "trip")
-	_, _, body := get(t, page)
+	_, _, body := get(t, strings.Replace(page, base, "http://"+p.addr, 1)) // past the cache
 	var img string
 	for _, im := range parseHTML(t, body).imgs {
 		img = base + im["src"]
