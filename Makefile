@@ -24,7 +24,7 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm)
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm) wordpress php-cli php-mysql mariadb-server
 	@bash scripts/heif-backports.sh --test
 	$(GO) test -count=1 -race -timeout 20m ./...
 
