@@ -440,6 +440,24 @@ func TestSharePageExpiry(t *testing.T) {
 	if r := get(t, base+oldImg); r.Status != 403 {
 		t.Errorf("expired page image: %d", r.Status)
 	}
+	if r := get(t, base+"/oembed?url="+url.QueryEscape(publicBase+old.URL)); r.Status != 403 {
+		t.Errorf("oEmbed of an expired page: %d", r.Status)
+	}
+
+	// Albums: an expiring grant caches for the shorter of five minutes and
+	// its time left; an expired one opens nothing of the album.
+	soon := albumURL(t, sg, "trip", false, time.Now().Add(90*time.Second).Truncate(time.Second))
+	r = get(t, base+soon.URL)
+	age, err = strconv.Atoi(strings.TrimPrefix(r.Header.Get("Cache-Control"), "public, max-age="))
+	if r.Status != 200 || err != nil || age > 90 || age < 30 || r.Header.Get("Expires") == "" {
+		t.Errorf("album expiring in 90s: %d, Cache-Control %q, Expires %q", r.Status, r.Header.Get("Cache-Control"), r.Header.Get("Expires"))
+	}
+	gone := albumURL(t, sg, "trip", true, time.Now().Add(-time.Second))
+	for _, u := range []string{gone.URL, gone.Listing, gone.URL + "/0", gone.URL + "/0/tile_224", "/oembed?url=" + url.QueryEscape(publicBase+gone.URL)} {
+		if r := get(t, base+u); r.Status != 403 || !strings.Contains(string(r.Body), "expired") {
+			t.Errorf("expired album %s: %d %q", u, r.Status, r.Body)
+		}
+	}
 }
 
 // albumURL mints an album of folder.
