@@ -339,7 +339,8 @@ func TestSharePagesAndAlbums(t *testing.T) {
 		t.Errorf("markdown %s", md)
 	}
 	manifest := run(t, "links", "--config", cfg, "--base", base, "--size", "page", "--size", "tile_224", "--format", "csv", "trip")
-	if !strings.HasPrefix(manifest, "path,hash,width,height,taken,url_page,url_tile_224\n") || strings.Count(manifest, base+"/p/") != 4 {
+	// Placeholder columns may follow the url_ columns.
+	if !strings.HasPrefix(manifest, "path,hash,width,height,taken,url_page,url_tile_224") || strings.Count(manifest, base+"/p/") != 4 {
 		t.Errorf("links --size page:\n%s", manifest)
 	}
 
