@@ -33,7 +33,8 @@ func TestPageLogPath(t *testing.T) {
 	}
 }
 
-func TestOEmbedSizeChoice(t *testing.T) {
+// Page routes have their own bounded metrics labels.
+func TestPageRouteLabel(t *testing.T) {
 	if r := pageRoute("/p/:hash/:token"); r != "page" {
 		t.Error(r)
 	}
