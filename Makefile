@@ -24,16 +24,18 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm) $(IMAGE_DEPS)
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm) wordpress php-cli php-mysql mariadb-server $(IMAGE_DEPS)
 	@bash scripts/heif-backports.sh --test
-	$(GO) test -count=1 -race -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 45m ./...
 
 bench: build
 	@THUMBD_EXTRA_PACKAGES="wrk libjpeg-turbo-progs time" bash scripts/deps.sh
 	bash scripts/bench.sh
 
 fuzz: deps
-	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./thumburl -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
+	$(GO) test ./xmp -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./signing -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)

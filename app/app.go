@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -174,9 +175,20 @@ func (a *App) Server(logDropped func() uint64) (*server.Server, error) {
 		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB, cfg.MaxDecodeMB)) << 20,
 		Budget:         a.Budget,
 		LogDropped:     logDropped,
+		PublicURL:      PublicURL(cfg),
+		PagesNoindex:   cfg.PagesNoindex,
 	}, a.Log)
 	srv.SetRevocations(cfg.Revocations)
 	return srv, nil
+}
+
+// PublicURL is the base of absolute links (pages, oEmbed, the picker):
+// public_url, else http://<listen>.
+func PublicURL(cfg *config.Config) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimRight(cfg.PublicURL, "/")
+	}
+	return "http://" + cfg.Listen
 }
 
 // AdminConnections bounds the admin listener.

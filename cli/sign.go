@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func addLinkFlags(fs *pflag.FlagSet, formats string) linkFlags {
 // minter validates sizes and builds the Minter from the flags.
 func (lf linkFlags) minter(keys []string, public bool) (links.Minter, error) {
 	for _, sz := range *lf.sizes {
-		if video.IsFormat(sz) {
+		if video.IsFormat(sz) || sz == thumburl.PageName {
 			continue
 		}
 		if _, _, _, err := thumburl.ParseSizeSegment(sz); err != nil {
@@ -60,7 +61,8 @@ func sign(ctx context.Context, env Env, args []string) error {
 	fs := pflag.NewFlagSet("sign", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	lf := addLinkFlags(fs, "url (default), html, markdown, json")
-	alt := fs.String("alt", "", "alt text for html/markdown (default: from the file name)")
+	alt := fs.String("alt", "", "alt text for html/markdown (default: the page title, else from the file name)")
+	pf := addPageFlags(fs)
 	cfg, _, err := loadConfig(env, fs, args)
 	if err != nil {
 		return err
@@ -74,14 +76,19 @@ func sign(ctx context.Context, env Env, args []string) error {
 	default:
 		return fmt.Errorf("sign: --format %q: want url, html, markdown or json", format)
 	}
-	if len(*lf.sizes) == 0 {
-		if format != "html" {
-			return fmt.Errorf("sign: give at least one --size")
-		}
-		*lf.sizes = []string{"fit_720", "fit_1280", "fit_1920"}
+	wantPage := slices.Contains(*lf.sizes, thumburl.PageName)
+	sizes := slices.DeleteFunc(slices.Clone(*lf.sizes), func(s string) bool { return s == thumburl.PageName })
+	if err := pf.check(wantPage, fs.NArg()); err != nil {
+		return fmt.Errorf("sign: %w", err)
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("sign: give at least one PATH or HASH")
+	if len(sizes) == 0 && !wantPage && len(*pf.albums) == 0 {
+		if format != "html" {
+			return fmt.Errorf("sign: give at least one --size (a size name, or page), or --album FOLDER")
+		}
+		sizes = []string{"fit_720", "fit_1280", "fit_1920"}
+	}
+	if fs.NArg() == 0 && len(*pf.albums) == 0 {
+		return fmt.Errorf("sign: give at least one PATH or HASH (or --album FOLDER)")
 	}
 	m, err := lf.minter(cfg.Keys, cfg.Public)
 	if err != nil {
@@ -100,11 +107,26 @@ func sign(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("sign: %w", err)
 		}
-		ls, err := m.Mint(p, *lf.sizes)
-		if err != nil {
-			return fmt.Errorf("sign: %w", err)
+		var ls []links.Link
+		if len(sizes) > 0 {
+			if ls, err = m.Mint(p, sizes); err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+		}
+		text := thumburl.Text{}
+		var page links.Link
+		if wantPage {
+			if text, err = pf.text(ctx, a, p); err != nil {
+				return fmt.Errorf("sign: %s: %w", arg, err)
+			}
+			if page, err = m.MintPage(p, text); err != nil {
+				return fmt.Errorf("sign: %s: %w", arg, err)
+			}
 		}
 		a := *alt
+		if a == "" {
+			a = text.Title
+		}
 		if a == "" {
 			a = links.Alt(p)
 		}
@@ -113,19 +135,64 @@ func sign(ctx context.Context, env Env, args []string) error {
 			for _, l := range ls {
 				fmt.Fprintln(env.Stdout, l.URL)
 			}
-		case "html":
-			pic, err := m.PictureHTML(p, *lf.sizes, a)
-			if err != nil {
-				return fmt.Errorf("sign: %w", err)
+			if wantPage {
+				fmt.Fprintln(env.Stdout, page.URL)
 			}
-			fmt.Fprintln(env.Stdout, pic)
-		case "markdown":
-			fmt.Fprintln(env.Stdout, links.Markdown(ls, a))
+		case "html", "markdown":
+			if len(ls) > 0 {
+				if format == "html" {
+					pic, err := m.PictureHTML(p, sizes, a)
+					if err != nil {
+						return fmt.Errorf("sign: %w", err)
+					}
+					fmt.Fprintln(env.Stdout, pic)
+				} else {
+					fmt.Fprintln(env.Stdout, links.Markdown(ls, a))
+				}
+			}
+			if wantPage {
+				ims, err := m.MintPageImages(p, links.PageSizes)
+				if err != nil {
+					return fmt.Errorf("sign: %w", err)
+				}
+				if format == "html" {
+					fmt.Fprintln(env.Stdout, links.PageHTML(page, p, ims, a))
+				} else {
+					fmt.Fprintln(env.Stdout, links.PageMarkdown(page, ims, a))
+				}
+			}
 		case "json":
+			if wantPage {
+				ls = append(ls, page)
+			}
 			entries = append(entries, links.Entry{Photo: p, Links: ls})
 		}
 	}
+	albums, err := pf.mintAlbums(a.Index, m)
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	for _, al := range albums {
+		text := *alt
+		if text == "" {
+			text = "Album"
+		}
+		switch format {
+		case "url":
+			fmt.Fprintln(env.Stdout, al.URL)
+		case "html":
+			fmt.Fprintln(env.Stdout, links.AlbumHTML(al, text))
+		case "markdown":
+			fmt.Fprintln(env.Stdout, links.AlbumMarkdown(al, text))
+		}
+	}
 	if format == "json" {
+		if len(albums) > 0 && len(entries) == 0 {
+			return links.WriteAlbumsJSON(env.Stdout, albums)
+		}
+		if len(albums) > 0 {
+			return fmt.Errorf("sign: --format json prints photos or albums, not both at once")
+		}
 		return links.WriteJSON(env.Stdout, entries)
 	}
 	return nil

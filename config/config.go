@@ -45,6 +45,7 @@ type Config struct {
 	Background       variant.Color `mapstructure:"background"`
 	Negotiate        bool          `mapstructure:"negotiate"`
 	PublicURL        string        `mapstructure:"public_url"`
+	PagesNoindex     bool          `mapstructure:"pages_noindex"`
 	LinksPage        bool          `mapstructure:"links_page"`
 	LinksUser        string        `mapstructure:"links_user"`
 	LinksPassword    string        `mapstructure:"links_password"`

@@ -69,6 +69,15 @@ func (m Minter) Mint(p Photo, sizes []string) ([]Link, error) {
 	base := strings.TrimRight(m.Base, "/")
 	out := make([]Link, 0, len(sizes))
 	for _, sz := range sizes {
+		if sz == thumburl.PageName {
+			// The photo's share page (pages.go).
+			l, err := m.MintPage(p, thumburl.Text{})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+			continue
+		}
 		if video.IsFormat(sz) {
 			// The video itself, streamed as is: /v/<sha1>/<token>/<format>.
 			tok, err := m.Signer.Sign(p.Hash, sz, m.Expires)

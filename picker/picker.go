@@ -223,10 +223,16 @@ func (p *Page) list(w http.ResponseWriter, r *http.Request) {
 		tiles = append(tiles, tile{o, ls[0].URL, path.Base(o.Path)})
 	}
 	v := p.current()
-	render(w, "list.html", map[string]any{
+	data := map[string]any{
 		"R": res, "Tiles": tiles, "Folders": v.folders, "Months": v.months,
 		"Prev": res.Page - 1, "Next": res.Page + 1,
-	})
+	}
+	if res.Folder != "" && res.Total > 0 {
+		if al, err := albumLinks(m, res.Folder); err == nil {
+			data["Album"] = al
+		}
+	}
+	render(w, "list.html", data)
 }
 
 // sizeChoices are offered as checkboxes; custom sizes go in a text field.
@@ -313,12 +319,39 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 			{"markdown", "Markdown", links.Markdown(ls, alt)},
 			{"jpg", ".jpg URL", jpg[0].URL},
 		}
+		// The share page (title and caption signed into it), with the
+		// same expiry: what chat apps and blogs unfurl.
+		text := thumburl.Text{Title: q.Get("title"), Caption: q.Get("caption")}.Clean()
+		page, err := m.MintPage(photo, text)
+		if err != nil {
+			data["Error"] = "share page: " + err.Error()
+			render(w, "photo.html", data)
+			return
+		}
+		data["Snippets"] = append(data["Snippets"].([]snippet), snippet{"page", "share page", page.URL})
 		data["Expires"] = exp
 	}
 	render(w, "photo.html", data)
 }
 
 type snippet struct{ ID, Label, Text string }
+
+// albumLinks mints a folder's album links, flat and with subfolders
+// (folderOf calls the top "/").
+func albumLinks(m links.Minter, folder string) (map[string]links.Album, error) {
+	if folder == "/" {
+		folder = ""
+	}
+	flat, err := m.MintAlbum(folder, false)
+	if err != nil {
+		return nil, err
+	}
+	deep, err := m.MintAlbum(folder, true)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]links.Album{"Flat": flat, "Deep": deep}, nil
+}
 
 // expiry maps the form's choice to a time: none, 1d, 30d, or a date.
 func expiry(choice, date string, now time.Time) (time.Time, error) {

@@ -3,9 +3,10 @@
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
 # for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
 # packages may be named as arguments (make test adds hugo, jekyll, chromium,
-# nginx, file and ffmpeg for the end-to-end tests, and podman, runc,
-# slirp4netns and mmdebstrap for the container image test). libheif and its
-# codec plugins then come from bookworm-backports (scripts/heif-backports.sh):
+# nginx, file and ffmpeg for the end-to-end tests, WordPress, PHP and
+# MariaDB for the oEmbed test, and podman, runc, slirp4netns and mmdebstrap
+# for the container image test). libheif and its codec plugins then come
+# from bookworm-backports (scripts/heif-backports.sh):
 # bookworm's libheif 1.15.1 cannot read current iPhone HEIC ("Metadata not
 # correctly assigned to image") nor decode Sony's 10-bit HEIF; 1.19.7 reads
 # both under the same libvips 8.14. Idempotent: it only calls

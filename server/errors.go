@@ -31,6 +31,12 @@ func failure(err error) (status int, body string) {
 	switch {
 	case errors.As(err, &he):
 		return he.Code, http.StatusText(he.Code)
+	case errors.Is(err, errOEmbedFormat):
+		return http.StatusNotImplemented, "only format=json is implemented"
+	case errors.Is(err, errOEmbedQuery):
+		return http.StatusBadRequest, "bad oEmbed parameters"
+	case errors.Is(err, errNotOurPage):
+		return http.StatusNotFound, "not a page of this server"
 	case errors.Is(err, thumburl.ErrMalformed):
 		return http.StatusBadRequest, "malformed URL"
 	case errors.Is(err, variant.ErrUnknownSize):
@@ -95,7 +101,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		s.metrics.deadline.WithLabelValues(stage).Inc()
 	}
-	if status >= 500 && status != http.StatusServiceUnavailable && status != 499 {
+	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusNotImplemented && status != 499 {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "id", requestID(c))
 	} else if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		s.log.DebugContext(c.Request().Context(), "request refused", "status", status, "err", err)

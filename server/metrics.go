@@ -205,6 +205,10 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 		}
 	case "/healthz":
 		route = "healthz"
+	default:
+		if r := pageRoute(c.Path()); r != "" {
+			route = r
+		}
 	}
 	outcome, _ := c.Get(cacheKey).(string)
 	if outcome == "" {

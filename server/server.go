@@ -73,6 +73,12 @@ type Options struct {
 	Budget *budget.Budget
 	// LogDropped reports log lines dropped by the log writer; nil = none.
 	LogDropped func() uint64
+	// PublicURL is the absolute base of URLs in share pages and oEmbed
+	// (og:image, og:url); "" = http://<request host>.
+	PublicURL string
+	// PagesNoindex keeps share pages and albums out of search engines
+	// (meta robots and X-Robots-Tag).
+	PagesNoindex bool
 }
 
 // Server serves /t/:hash/:token/:size.
@@ -95,6 +101,7 @@ type Server struct {
 	scrubs   scrubCache
 	// prerender counts the background pre-render (prerender.go).
 	prerender *prerenderMetrics
+	albums    albumCache // album id -> folder, per index version (pages.go)
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
@@ -140,6 +147,7 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	e.Use(s.recoverer, s.accessLog, s.headers, s.deadline)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/t/:hash/:token/:size", s.thumb)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/v/:hash/:token/:format", s.video)
+	s.pageRoutes(e) // /p/, /a/, /oembed (pages.go)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.String(http.StatusOK, "ok\n")
@@ -495,6 +503,11 @@ func logPath(r *http.Request) string {
 	}
 	segs := strings.Split(p, "/")
 	for i, seg := range segs {
+		// An album id is kept in its own position only: elsewhere 24 hex
+		// digits could be a token.
+		if i == 2 && segs[1] == "a" && thumburl.IsAlbumID(seg) {
+			continue
+		}
 		if !safeSegment(seg) {
 			segs[i] = "…"
 		}
@@ -507,7 +520,7 @@ func safeSegment(seg string) bool {
 	case "", "t", "v", "healthz", "favicon.ico", "robots.txt":
 		return true
 	}
-	if thumburl.IsHash(seg) || video.IsFormat(seg) {
+	if thumburl.IsHash(seg) || video.IsFormat(seg) || safePageSegment(seg) {
 		return true
 	}
 	return thumburl.IsSizeSegment(seg)
@@ -519,6 +532,9 @@ func safeSegment(seg string) bool {
 // cache that normalises paths can never store it under the real URL.
 func canonical(c echo.Context) bool {
 	uri := c.Request().RequestURI
+	if canon, ok := pageCanonical(c); ok {
+		return canon
+	}
 	if !cleanPath(uri) {
 		return false
 	}

@@ -29,6 +29,9 @@ func TestFailureMapsEveryError(t *testing.T) {
 		body   string
 	}{
 		{thumburl.ErrMalformed, 400, "malformed URL"},
+		{errOEmbedQuery, 400, "bad oEmbed parameters"},
+		{errNotOurPage, 404, "not a page of this server"},
+		{errOEmbedFormat, 501, "only format=json is implemented"},
 		{variant.ErrUnknownSize, 400, "unknown size"},
 		{errCustomTooLarge, 400, "size too large"},
 		{signing.ErrExpired, 403, "link expired"},
