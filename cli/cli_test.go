@@ -340,3 +340,33 @@ func TestLinksAbsolutePathsAndEmptySelection(t *testing.T) {
 		t.Errorf("a path outside the originals: exit 0")
 	}
 }
+
+// links --format html: "page" wraps the <picture> in the share-page link,
+// and alone prints the page snippet; neither is an unknown size.
+func TestLinksHTMLWithPage(t *testing.T) {
+	cleanEnv(t)
+	for _, tc := range []struct {
+		sizes        []string
+		page, source bool
+	}{
+		{[]string{"fit_720"}, false, true},
+		{[]string{"page", "fit_720"}, true, true},
+		{[]string{"page"}, true, false},
+	} {
+		args := []string{"links", "--dev", "--originals", photos, "--format", "html"}
+		for _, s := range tc.sizes {
+			args = append(args, "--size", s)
+		}
+		r := run(t, append(args, "cops.jpg")...)
+		if r.code != 0 {
+			t.Errorf("links %v: exit %d: %s", tc.sizes, r.code, r.stderr)
+			continue
+		}
+		if got := strings.Contains(r.stdout, `<a href="/p/`+fileHash(t, "cops.jpg")+"/"); got != tc.page {
+			t.Errorf("links %v: share-page link %v, want %v:\n%s", tc.sizes, got, tc.page, r.stdout)
+		}
+		if got := strings.Contains(r.stdout, `<source type="image/avif"`); got != tc.source {
+			t.Errorf("links %v: <picture> sources %v, want %v:\n%s", tc.sizes, got, tc.source, r.stdout)
+		}
+	}
+}

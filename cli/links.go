@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"html"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -12,6 +14,7 @@ import (
 	"github.com/thumbd/thumbd/app"
 	"github.com/thumbd/thumbd/links"
 	"github.com/thumbd/thumbd/storage"
+	"github.com/thumbd/thumbd/thumburl"
 )
 
 // linksCmd writes a manifest of many photos: path, hash, size, date taken,
@@ -66,7 +69,9 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		}
 		p := photoOf(o)
 		if format == "html" {
-			pic, err := m.PictureHTML(p, *lf.sizes, links.Alt(p))
+			// "page" is not an image size: the picture links to the share page.
+			sizes := slices.DeleteFunc(slices.Clone(*lf.sizes), func(s string) bool { return s == thumburl.PageName })
+			pic, err := pictureWithPage(m, p, sizes, len(sizes) < len(*lf.sizes))
 			if err != nil {
 				return fmt.Errorf("links: %w", err)
 			}
@@ -90,6 +95,30 @@ func linksCmd(ctx context.Context, env Env, args []string) error {
 		return nil
 	}
 	return links.WriteJSON(env.Stdout, entries)
+}
+
+// pictureWithPage is the <picture> of sizes, wrapped in a link to the
+// photo's share page when page is set (only the page: its own snippet).
+func pictureWithPage(m links.Minter, p links.Photo, sizes []string, page bool) (string, error) {
+	var pl links.Link
+	if page {
+		var err error
+		if pl, err = m.MintPage(p, thumburl.Text{}); err != nil {
+			return "", err
+		}
+		if len(sizes) == 0 {
+			ims, err := m.MintPageImages(p, links.PageSizes)
+			if err != nil {
+				return "", err
+			}
+			return links.PageHTML(pl, p, ims, links.Alt(p)), nil
+		}
+	}
+	pic, err := m.PictureHTML(p, sizes, links.Alt(p))
+	if err != nil || !page {
+		return pic, err
+	}
+	return `<a href="` + html.EscapeString(pl.URL) + `">` + pic + `</a>`, nil
 }
 
 // photoOf is an indexed original as the link tools show it.
