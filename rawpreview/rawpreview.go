@@ -26,6 +26,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Extensions are the lower-case file extensions, with the dot, of the RAW
@@ -61,6 +62,9 @@ type Preview struct {
 	Container string
 	// Source says where the preview was found, for logs and tests.
 	Source string
+	// Taken is the RAW's EXIF DateTimeOriginal (camera local time, read
+	// as UTC) for TIFF-based files; zero if absent or another container.
+	Taken time.Time
 }
 
 // Pixels is Width*Height.
@@ -146,6 +150,7 @@ type finder struct {
 	rd          *reader
 	container   string
 	orientation int // 0: not known from the container
+	taken       time.Time
 	cands       []candidate
 	ifds        map[int64]bool
 	err         error // a read error from the ReaderAt (not a bad structure)
@@ -202,6 +207,7 @@ func (f *finder) best() (Preview, error) {
 		}
 		return Preview{}, fmt.Errorf("%w in %s (%s)", ErrNoPreview, f.container, strings.Join(reasons, "; "))
 	}
+	best.Taken = f.taken
 	if f.orientation >= 1 && f.orientation <= 8 {
 		best.Orientation = f.orientation
 	} else if best.Orientation < 1 || best.Orientation > 8 {

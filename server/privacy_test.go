@@ -76,6 +76,9 @@ var privInputs = []privInput{
 	{name: "private.heic", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "Make", "Model"}},
 	{name: "private.avif", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "Make", "Model"}},
 	{name: "private.tif", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "IPTC", "Make", "Model"}},
+	// A camera RAW (the real Nikon D7100 NEF with GPS, XMP and a serial
+	// added): served by its embedded preview, never its TIFF structure.
+	{name: "private.nef", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "Make", "Model"}},
 	{name: "private.mp4", codec: "avc", needs: []string{"GPS", "Serial", "Location", "XMP", "Make", "Model"}},
 }
 
@@ -288,6 +291,15 @@ func makePrivacyInputs(t *testing.T, exif *privExif, dir string) {
 			t.Logf("%s: exiftool could not write it (%v); using libvips' copy of private.jpg's metadata", f.name, err)
 			privRun(t, "vips", "copy", jpg, out(f.name)+strings.Replace(f.opts, "strip", "strip=false", 1))
 		}
+	}
+
+	nef := out("private.nef")
+	if err := copyFile(filepath.Join("..", "testdata", "raw", "d7100.nef"), nef); err != nil {
+		t.Fatal(err)
+	}
+	if err := exif.write(nef, "-tagsFromFile", jpg, "-GPS:all", "-XMP:all",
+		"-ExifIFD:SerialNumber="+privSerial, "-ExifIFD:OwnerName="+privOwner); err != nil {
+		t.Fatal(err)
 	}
 
 	// The video: QuickTime keys as an iPhone writes them (ISO 6709

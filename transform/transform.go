@@ -185,7 +185,7 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s variant.Size,
 
 	k := newKiller(ctx)
 	defer k.stop()
-	img, err := t.run(ctx, k, src, typ, s, f)
+	img, err := t.run(ctx, k, src, hdr, typ, s, f)
 	if err != nil && ctx.Err() != nil {
 		// Whatever libvips reported, the cause is the deadline (its own
 		// words are kept for the log: "killed" when the flag stopped it).
@@ -242,11 +242,11 @@ func (t *Transformer) reserve(ctx context.Context, need int64) (func(), error) {
 	return release, err
 }
 
-func (t *Transformer) run(ctx context.Context, k *killer, src []byte, typ vips.ImageType, s variant.Size, f variant.Format) (*Image, error) {
+func (t *Transformer) run(ctx context.Context, k *killer, src []byte, h imagehdr.Header, typ vips.ImageType, s variant.Size, f variant.Format) (*Image, error) {
 	if s.Mode == variant.Original {
-		return t.original(k, src, typ)
+		return t.original(k, src, h, typ)
 	}
-	img, err := t.thumbnail(k, src, typ, s)
+	img, err := t.thumbnail(k, src, h, typ, s)
 	if err != nil {
 		return nil, err
 	}
@@ -261,13 +261,15 @@ func (t *Transformer) run(ctx context.Context, k *killer, src []byte, typ vips.I
 	return t.encode(k, img, s, f)
 }
 
-// original returns the photo itself without private metadata. JPEG and
-// PNG are rewritten segment by segment, never re-encoded: the compressed
-// pixels stay byte-identical, the ICC profile stays, and a JPEG keeps its
-// orientation in a minimal EXIF block. Other formats are decoded and
-// re-encoded losslessly as PNG, upright, with their ICC profile.
-func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Image, error) {
-	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+// original returns the photo itself without private metadata. JPEG, PNG,
+// WebP, HEIC and AVIF keep their container and are never re-encoded (see
+// sameContainer): the compressed pixels stay byte-identical, the ICC
+// profile stays, a JPEG keeps its orientation in a minimal EXIF block and
+// HEIF its irot/imir boxes. Other formats (GIF, TIFF), and the rare files
+// those rewrites cannot handle, are decoded and re-encoded losslessly as
+// PNG, upright, with their ICC profile.
+func (t *Transformer) original(k *killer, src []byte, ih imagehdr.Header, typ vips.ImageType) (*Image, error) {
+	hdr, err := loadBuffer(src, typ, importParams())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
@@ -297,6 +299,10 @@ func (t *Transformer) original(k *killer, src []byte, typ vips.ImageType) (*Imag
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
 		return checked(&Image{Bytes: b, Width: w, Height: h, Format: variant.PNG})
+	case vips.ImageTypeWEBP, vips.ImageTypeHEIF, vips.ImageTypeAVIF:
+		if img, ok, err := sameContainer(k, src, hdr, typ); ok || err != nil {
+			return img, err
+		}
 	}
 	if selfOriented(typ) {
 		err = hdr.RemoveOrientation()
@@ -381,55 +387,35 @@ func importParams() *vips.ImportParams {
 	return p
 }
 
-func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s variant.Size) (*vips.ImageRef, error) {
+func (t *Transformer) thumbnail(k *killer, src []byte, h imagehdr.Header, typ vips.ImageType, s variant.Size) (*vips.ImageRef, error) {
 	// Header only: libvips loads lazily, so this costs no pixel decoding.
-	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+	hdr, err := loadBuffer(src, typ, importParams())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
-	w, h := hdr.Width(), hdr.Height()
-
+	w, ht := hdr.Width(), hdr.Height()
 	orientation := orientation(hdr, typ)
+	hdr.Close()
 	if s.Mode == variant.Screen {
-		uw, uh := variant.Upright(w, h, orientation)
+		uw, uh := variant.Upright(w, ht, orientation)
 		s = variant.ScreenBox(s, uw, uh)
 	}
-
-	crop, sizing := vips.InterestingNone, vips.SizeDown
-	switch s.Mode {
-	case variant.Tile:
-		crop, sizing = interesting(t.opts.Crop), vips.SizeBoth
-	case variant.Left:
-		crop, sizing = vips.InterestingLow, vips.SizeBoth
-	case variant.Right:
-		crop, sizing = vips.InterestingHigh, vips.SizeBoth
-	case variant.Colors:
-		sizing = vips.SizeForce
-	}
+	crop, sizing := t.cropFor(s)
 
 	if selfOriented(typ) {
-		// Drop the orientation tag so the thumbnail does not rotate the
-		// pixels a second time (see selfOriented). HEIF has no
-		// shrink-on-load in the JPEG sense, so thumbnailing the loaded image
-		// costs nothing extra.
-		if err := hdr.RemoveOrientation(); err != nil {
-			hdr.Close()
-			return nil, fmt.Errorf("heif orientation: %w", err)
+		// libheif hands over upright pixels and libvips drops the EXIF
+		// orientation it leaves (see selfOriented).
+		if isHDR(h) {
+			return hdrThumbnail(k, src, typ, h, s, crop, sizing)
 		}
-		k.watch(hdr)
-		if err := hdr.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
-			hdr.Close()
-			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
-		}
-		return hdr, nil
+		return heifThumbnail(k, src, typ, w, ht, s, crop, sizing)
 	}
-	hdr.Close()
 
 	if typ == vips.ImageTypeJPEG {
-		if shrink := jpegShrink(w, h, orientation, s); shrink > 1 {
-			// Decode at 1/shrink in libjpeg's DCT, then let the thumbnail
-			// reduce the rest. vips_thumbnail itself keeps a factor of two in
-			// reserve and would decode twice as many pixels in each direction.
+		if shrink := jpegShrink(w, ht, orientation, s); shrink > 1 {
+			// Decode at 1/shrink in libjpeg's DCT, then resize the rest.
+			// vips_thumbnail itself keeps a factor of two in reserve and
+			// would decode twice as many pixels in each direction.
 			p := importParams()
 			p.JpegShrinkFactor.Set(shrink)
 			img, err := vips.LoadImageFromBuffer(src, p)
@@ -437,7 +423,7 @@ func (t *Transformer) thumbnail(k *killer, src []byte, typ vips.ImageType, s var
 				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 			}
 			k.watch(img)
-			if err := img.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
+			if err := resizeCrop(img, s.Width, s.Height, crop, sizing); err != nil {
 				img.Close()
 				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 			}
@@ -651,7 +637,7 @@ func Probe(src []byte, maxFrames int) (Info, error) {
 	if typ == vips.ImageTypeUnknown || !vips.IsTypeSupported(typ) {
 		return Info{}, ErrUnsupported
 	}
-	hdr, err := vips.LoadImageFromBuffer(src, importParams())
+	hdr, err := loadBuffer(src, typ, importParams())
 	if err != nil {
 		return Info{}, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}
