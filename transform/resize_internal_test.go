@@ -96,10 +96,10 @@ func TestThumbShrink(t *testing.T) {
 		sizing          vips.Size
 		hs, vs          float64
 	}{
-		{1000, 500, 100, 100, 1, vips.InterestingCentre, vips.SizeBoth, 5, 5},   // fill: the short side
-		{1000, 500, 100, 100, 1, vips.InterestingNone, vips.SizeDown, 10, 10},   // fit: the long side
-		{500, 1000, 500, 100, 6, vips.InterestingNone, vips.SizeDown, 5, 5},     // rotated: box swapped (10 if not)
-		{100, 50, 1000, 1000, 1, vips.InterestingNone, vips.SizeDown, 1, 1},     // fits never enlarge
+		{1000, 500, 100, 100, 1, vips.InterestingCentre, vips.SizeBoth, 5, 5}, // fill: the short side
+		{1000, 500, 100, 100, 1, vips.InterestingNone, vips.SizeDown, 10, 10}, // fit: the long side
+		{500, 1000, 500, 100, 6, vips.InterestingNone, vips.SizeDown, 5, 5},   // rotated: box swapped (10 if not)
+		{100, 50, 1000, 1000, 1, vips.InterestingNone, vips.SizeDown, 1, 1},   // fits never enlarge
 		{100, 50, 1000, 1000, 1, vips.InterestingCentre, vips.SizeBoth, 0.05, 0.05},
 		{100, 50, 3, 3, 1, vips.InterestingNone, vips.SizeForce, 100.0 / 3, 50.0 / 3},
 		{4, 2, 1, 1, 1, vips.InterestingNone, vips.SizeForce, 4, 2}, // never below one pixel
@@ -143,8 +143,8 @@ func TestCoversOutput(t *testing.T) {
 		{416, 312, "fit_720", false},
 		{416, 312, "colors", true},
 		{416, 312, "left_224", true},
-		{1080, 1616, "fit_1280", true},  // 855x1280 from 1080x1616
-		{1080, 1616, "fit_1920", true},  // the box is 1920x1200: 802x1200
+		{1080, 1616, "fit_1280", true}, // 855x1280 from 1080x1616
+		{1080, 1616, "fit_1920", true}, // the box is 1920x1200: 802x1200
 		{1080, 1616, "screen_1080x1920", false},
 		{1080, 1616, "tile_1080", false},
 	} {
