@@ -85,13 +85,20 @@ func HEIF(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(drop) == 0 {
-		return b[:len(b):len(b)], nil
-	}
 	iinf.out = newIinf
-	newIloc, fileRanges, idatRanges, err := stripIloc(iloc.data, iloc.pos, drop)
+	newIloc, fileRanges, idatRanges, keptRanges, err := stripIloc(iloc.data, iloc.pos, drop)
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range keptRanges {
+		// An image item whose data is not in the file (a file cut short
+		// after its primary image) is not passed on as a container.
+		if r[1] > int64(len(b)) {
+			return nil, malformed("heif", "item data past the end of the file", iloc.off)
+		}
+	}
+	if len(drop) == 0 {
+		return b[:len(b):len(b)], nil
 	}
 	iloc.out = newIloc
 	if ir := find("iref"); ir != nil {
@@ -208,16 +215,16 @@ func stripIinf(d []byte, pos int) (map[uint32]bool, []byte, error) {
 // stripIloc returns the iloc payload without the dropped items, and the
 // byte ranges those items occupied: in the file (construction method 0)
 // and in idat (method 1). d is the payload, at file offset off.
-func stripIloc(d []byte, off int, drop map[uint32]bool) (out []byte, file, idat [][2]int64, err error) {
-	bad := func() ([]byte, [][2]int64, [][2]int64, error) {
-		return nil, nil, nil, malformed("heif", "iloc", off)
+func stripIloc(d []byte, off int, drop map[uint32]bool) (out []byte, file, idat, keptFile [][2]int64, err error) {
+	bad := func() ([]byte, [][2]int64, [][2]int64, [][2]int64, error) {
+		return nil, nil, nil, nil, malformed("heif", "iloc", off)
 	}
 	if len(d) < 8 {
 		return bad()
 	}
 	v := d[0]
 	if v > 2 {
-		return nil, nil, nil, fmt.Errorf("%w: iloc version %d", ErrUnsupportedLayout, v)
+		return nil, nil, nil, nil, fmt.Errorf("%w: iloc version %d", ErrUnsupportedLayout, v)
 	}
 	offSize, lenSize, baseSize := int(d[4]>>4), int(d[4]&15), int(d[5]>>4)
 	idxSize := 0
@@ -313,17 +320,20 @@ func stripIloc(d []byte, off int, drop map[uint32]bool) (out []byte, file, idat 
 		if !drop[uint32(id)] {
 			out = append(out, d[start:pos]...)
 			kept++
+			if method == 0 && dataRef == 0 {
+				keptFile = append(keptFile, ranges...)
+			}
 			continue
 		}
 		switch {
 		case dataRef != 0:
-			return nil, nil, nil, fmt.Errorf("%w: metadata item in another file", ErrUnsupportedLayout)
+			return nil, nil, nil, nil, fmt.Errorf("%w: metadata item in another file", ErrUnsupportedLayout)
 		case method == 0:
 			file = append(file, ranges...)
 		case method == 1:
 			idat = append(idat, ranges...)
 		default:
-			return nil, nil, nil, fmt.Errorf("%w: iloc construction method %d", ErrUnsupportedLayout, method)
+			return nil, nil, nil, nil, fmt.Errorf("%w: iloc construction method %d", ErrUnsupportedLayout, method)
 		}
 	}
 	if v < 2 {
@@ -331,7 +341,7 @@ func stripIloc(d []byte, off int, drop map[uint32]bool) (out []byte, file, idat 
 	} else {
 		binary.BigEndian.PutUint32(out[countAt:], uint32(kept))
 	}
-	return out, file, idat, nil
+	return out, file, idat, keptFile, nil
 }
 
 // stripIref removes references from or to dropped items (d: the payload,
@@ -386,4 +396,47 @@ func stripIref(d []byte, off int, drop map[uint32]bool) ([]byte, error) {
 		return nil
 	})
 	return out, err
+}
+
+// HEIFComplete checks that a HEIF/AVIF file is whole: its top-level boxes
+// add up to the file, and every item's data (iloc extents in the file) lies
+// inside it. A file cut short fails with ErrMalformed, whichever item the
+// cut removed: the primary image, a thumbnail, a gain map or metadata.
+func HEIFComplete(b []byte) error {
+	var meta *box
+	if err := boxWalk(b, 0, func(bx box) error {
+		if bx.typ == "meta" && meta == nil {
+			m := bx
+			meta = &m
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if meta == nil || len(meta.data) < 4 {
+		return malformed("heif", "no meta box", 0)
+	}
+	var iloc *box
+	if err := boxWalk(meta.data[4:], meta.pos+4, func(bx box) error {
+		if bx.typ == "iloc" && iloc == nil {
+			l := bx
+			iloc = &l
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if iloc == nil {
+		return malformed("heif", "no iloc", meta.off)
+	}
+	_, _, _, kept, err := stripIloc(iloc.data, iloc.pos, nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range kept {
+		if r[1] > int64(len(b)) {
+			return malformed("heif", "item data past the end of the file", iloc.off)
+		}
+	}
+	return nil
 }

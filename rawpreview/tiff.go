@@ -228,6 +228,11 @@ func (f *finder) walkIFD(t *tiff, off int64, depth int, isIFD0 bool, name string
 	if (compression == 6 || compression == 7) && len(stripOffs) == 1 && len(stripLens) == 1 {
 		f.add(t.base+stripOffs[0], stripLens[0], name+" strip")
 	}
+	// Other strips (sensor data, uncompressed thumbnails): only whether
+	// they are all in the file.
+	for i := range min(len(stripOffs), len(stripLens)) {
+		f.past(t.base+stripOffs[i], stripLens[i])
+	}
 	for i, s := range subIFDs {
 		f.walkIFD(t, t.base+s, depth+1, false, name+".sub"+strconv.Itoa(i))
 	}

@@ -403,7 +403,16 @@ func (ix *Index) hashFile(p string) (Original, error) {
 		// The preview's size, whatever the probe: a RAW without one is
 		// indexed all the same (links and the picker list it) and
 		// answers 415 when asked for.
-		if w, h, pv, err := rawProbe(f, n); err == nil {
+		w, h, pv, err := rawProbe(f, n)
+		switch {
+		case err != nil:
+			ix.log.Warn("index: RAW file without a usable preview; it will answer 415", "path", p, "err", err)
+		case pv.Truncated:
+			// Served all the same: the preview is whole (and decoded
+			// before it is served); only data past it is missing.
+			ix.log.Warn("index: RAW file cut short after its preview", "path", p)
+		}
+		if err == nil {
 			o.Width, o.Height, o.Taken = w, h, pv.Taken
 		}
 	}

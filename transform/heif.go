@@ -42,45 +42,29 @@ func loadBuffer(src []byte, typ vips.ImageType, p *vips.ImportParams) (*vips.Ima
 // heifThumbnail makes the thumbnail of a HEIF or AVIF image whose primary
 // image is w x h (upright: libheif applies irot and imir itself).
 //
-// Three ways, cheapest first:
-//
-//   - the file's embedded thumbnail, when it covers the output (libvips'
-//     own rule: it would not need enlarging) and shows the same frame as
-//     the primary image (same aspect ratio within 1%: a letterboxed or
-//     differently cropped thumbnail is refused). libheif decodes the small
-//     item instead of the whole photo: 45 ms instead of 1.2 s for an
-//     iPhone HEIC at tile_224. It carries no metadata of its own (libvips
-//     attaches the primary's, which the encoder strips like any other);
-//   - otherwise vips_thumbnail_buffer, which loads the primary image
-//     sequentially, streaming libheif's rows into the resize instead of
-//     copying the decoded 24 MP frame first (1678 -> ~780 ms CPU for an
-//     iPhone HEIC at tile_500, the same pixels);
-//   - a random-access decode of the primary image, when libvips would pick
-//     a thumbnail that must not be used or the thumbnail does not decode
-//     (the Sony a6700's 1080x1616 item fails with "bad image dimensions
-//     on decode"; the primary image is fine).
-func heifThumbnail(k *killer, src []byte, typ vips.ImageType, w, h int, s variant.Size, crop vips.Interesting, sizing vips.Size) (*vips.ImageRef, error) {
+// The primary image is decoded sequentially, libheif's rows streaming
+// into the resize instead of the decoded 24 MP frame being copied first
+// (iPhone HEIC tile_500: 1522 -> ~750 ms CPU, the same SSIM; see
+// docs/perf-notes.md). With embedded set, the file's own thumbnail is used
+// instead when it covers the output (libvips' rule: it would not be
+// enlarged) and shows the same frame as the primary image (same aspect
+// ratio within 1%: a letterboxed or differently cropped thumbnail is
+// refused); it carries no metadata of its own (libvips attaches the
+// primary's, which the encoder strips like any other). A thumbnail that
+// does not decode (the Sony a6700's 1080x1616 item: "bad image dimensions
+// on decode") falls back to the primary image, which decides whether the
+// file is damaged.
+func heifThumbnail(k *killer, src []byte, typ vips.ImageType, w, h int, s variant.Size, crop vips.Interesting, sizing vips.Size, embedded bool) (*vips.ImageRef, error) {
 	buf := heifBuffer(src, typ)
-	tw, th := heifThumbSize(buf, w)
-	covers := tw > 0 && coversOutput(tw, th, s, crop, sizing)
-	if covers && sameFrame(w, h, tw, th) {
-		img, err := heifEmbedded(k, buf, s, crop, sizing)
-		if err == nil {
-			return img, nil
+	if embedded {
+		if tw, th := heifThumbSize(buf, w); tw > 0 && coversOutput(tw, th, s, crop, sizing) && sameFrame(w, h, tw, th) {
+			img, err := heifEmbedded(k, buf, s, crop, sizing)
+			if err == nil || k.stopped() {
+				return img, err
+			}
 		}
-		if k.stopped() {
-			return nil, err
-		}
-		// Fall through to the primary image, which decides whether the
-		// file is damaged.
-	} else if !covers {
-		img, err := vips.LoadThumbnailFromBuffer(buf, s.Width, s.Height, crop, sizing, importParams())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
-		}
-		return img, nil
 	}
-	img, err := vips.LoadImageFromBuffer(buf, importParams())
+	img, err := loadHEIFSequential(src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 	}

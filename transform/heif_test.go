@@ -46,9 +46,10 @@ func heifReference(t *testing.T, path string) []byte {
 // TestHEIFRealFiles: the real iPhone 15 Pro HEIC (grid, gain map, Display
 // P3, 416x312 thumbnail), the Sony a6700 10-bit HEIF (major brand heix,
 // irot 270, a thumbnail libheif cannot decode) and a 10-bit AVIF with a
-// gain map, at sizes that take each decoding route (embedded thumbnail,
-// sequential primary, random-access retry), match libheif's own rendering
-// run through the same pipeline as a PNG: same size, upright, same colours.
+// gain map, at sizes that take each decoding route (sequential primary;
+// with HEIFThumbnails, the embedded thumbnail or, for Sony, the retry on
+// the primary), match libheif's own rendering run through the same
+// pipeline as a PNG: same size, upright, same colours.
 func TestHEIFRealFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes 24 MP HEIF files")
@@ -60,8 +61,15 @@ func TestHEIFRealFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref := heifReference(t, path)
-		for _, sz := range []string{"tile_50", "left_224", "tile_500", "fit_1280", "colors"} {
-			t.Run(file+"/"+sz, func(t *testing.T) {
+		for _, tc := range []struct {
+			sz       string
+			embedded bool // transform.Options.HEIFThumbnails
+		}{{"tile_50", false}, {"left_224", false}, {"tile_500", false}, {"fit_1280", false}, {"colors", false},
+			{"tile_50", true}, {"left_224", true}, {"fit_1280", true}, {"colors", true}} {
+			sz := tc.sz
+			opts := defaultOpts
+			opts.HEIFThumbnails = tc.embedded
+			t.Run(fmt.Sprintf("%s/%s/embedded=%v", file, sz, tc.embedded), func(t *testing.T) {
 				f := variant.JPEG
 				if sz == "colors" {
 					f = variant.PNG
@@ -70,7 +78,7 @@ func TestHEIFRealFiles(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reference: %v", err)
 				}
-				got, err := run(t, defaultOpts, src, sz, f)
+				got, err := run(t, opts, src, sz, f)
 				if err != nil {
 					t.Fatalf("Transform: %v", err)
 				}
@@ -126,19 +134,23 @@ func TestHEIFOrientation(t *testing.T) {
 		refImg := pixels(t, ref.Bytes)
 		const threshold = 12 // as TestOrientation
 		for n := 1; n <= 8; n++ {
-			t.Run(fmt.Sprintf("%s/%d", sz, n), func(t *testing.T) {
-				img, err := run(t, defaultOpts, heic(n), sz, variant.JPEG)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := pixels(t, img.Bytes)
-				if got.w != refImg.w || got.h != refImg.h {
-					t.Fatalf("%dx%d; the JPEG at orientation 1 gives %dx%d", got.w, got.h, refImg.w, refImg.h)
-				}
-				if d := meanDiff(refImg, got); d > threshold {
-					t.Errorf("mean channel difference %.1f from Landscape_1.jpg; not upright", d)
-				}
-			})
+			for _, embedded := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%d/embedded=%v", sz, n, embedded), func(t *testing.T) {
+					opts := defaultOpts
+					opts.HEIFThumbnails = embedded
+					img, err := run(t, opts, heic(n), sz, variant.JPEG)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := pixels(t, img.Bytes)
+					if got.w != refImg.w || got.h != refImg.h {
+						t.Fatalf("%dx%d; the JPEG at orientation 1 gives %dx%d", got.w, got.h, refImg.w, refImg.h)
+					}
+					if d := meanDiff(refImg, got); d > threshold {
+						t.Errorf("mean channel difference %.1f from Landscape_1.jpg; not upright", d)
+					}
+				})
+			}
 		}
 	}
 }

@@ -38,13 +38,12 @@ func thumbShrink(w, h, boxW, boxH, orientation int, crop vips.Interesting, sizin
 	return min(hs, float64(w)), min(vs, float64(h))
 }
 
-// resizeCrop does what ThumbnailWithSize (vips_thumbnail_image) does to an
-// image already in memory, in the steps imgproxy takes: vips_resize by the
+// resizeCrop does what ThumbnailWithSize (vips_thumbnail_image) does to a
+// shrunk JPEG load, in the steps imgproxy takes: vips_resize by the
 // remaining scale (Lanczos3), the EXIF rotation, then the crop (a centre
-// extract, or vips_smartcrop for the other strategies). Measured on the
-// 24 MP JPEG's 1/8 decode (tools/stages): the same bytes, 17% less CPU for
-// tile_500, since vips_thumbnail_image adds a colourspace pass and its
-// own line cache over an image that is already whole in memory.
+// extract, or vips_smartcrop for the other strategies); the same pixels
+// (TestResizeCropIsThumbnail), less work (tools/stages, 24 MP JPEG
+// tile_500: see docs/perf-notes.md). img may be a sequential load.
 //
 // It handles 8-bit sRGB and greyscale images; anything else (CMYK, 16-bit)
 // goes through ThumbnailWithSize, whose ICC import handles CMYK in its
@@ -62,7 +61,14 @@ func resizeCrop(img *vips.ImageRef, boxW, boxH int, crop vips.Interesting, sizin
 			return err
 		}
 	}
+	inMemory := false
 	if o > 1 && o <= 8 {
+		// Rotating and flipping read rows out of order: the (small)
+		// resized image goes to memory first, as vips_thumbnail does.
+		if err := copyMemory(img); err != nil {
+			return err
+		}
+		inMemory = true
 		if err := img.AutoRotate(); err != nil {
 			return err
 		}
@@ -75,8 +81,15 @@ func resizeCrop(img *vips.ImageRef, boxW, boxH int, crop vips.Interesting, sizin
 		return nil
 	}
 	if crop == vips.InterestingCentre {
-		// vips_smartcrop's centre rule, without its copy to memory.
+		// vips_smartcrop's centre rule, without its copy to memory (an
+		// extract reads rows in order).
 		return img.ExtractArea((img.Width()-cw)/2, (img.Height()-ch)/2, cw, ch)
+	}
+	if !inMemory {
+		// The smart crops look at the whole image more than once.
+		if err := copyMemory(img); err != nil {
+			return err
+		}
 	}
 	return img.SmartCrop(cw, ch, crop)
 }
