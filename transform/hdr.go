@@ -165,7 +165,8 @@ func toneMap(img *vips.ImageRef, h imagehdr.Header) (*vips.ImageRef, error) {
 		return nil, fmt.Errorf("hdr: to sRGB: %w", err)
 	}
 	if alpha != nil {
-		if err := alpha.Linear1(1.0/257, 0); err == nil {
+		err := alpha.Linear1(255.0/65535, 0.5) // rounded, as the colour bands are
+		if err == nil {
 			err = alpha.Cast(vips.BandFormatUchar)
 		}
 		if err == nil {
