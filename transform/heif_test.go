@@ -1,13 +1,17 @@
 package transform_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/thumbd/thumbd/transform"
 	"github.com/thumbd/thumbd/variant"
 )
 
@@ -152,5 +156,24 @@ func TestHEIFOrientation(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestHEIFDeadline: the deadline stops libvips in the sequential HEIF
+// load as in any other (the adopted image is watched like govips' own).
+func TestHEIFDeadline(t *testing.T) {
+	src, err := os.ReadFile("../testdata/heif/sony.heif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = transform.New(defaultOpts).Transform(ctx, src, size(t, "fit_720"), variant.JPEG)
+	if !errors.Is(err, transform.ErrStopped) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Transform = %v; want ErrStopped wrapping the deadline", err)
+	}
+	// libvips is usable afterwards.
+	if _, err := run(t, defaultOpts, src, "tile_50", variant.JPEG); err != nil {
+		t.Fatalf("next job: %v", err)
 	}
 }
