@@ -43,6 +43,8 @@ fuzz: deps
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzPNG -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzWebP -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./metastrip -run '^$$' -fuzz FuzzHEIF -fuzztime $(FUZZTIME)
+	$(GO) test ./rawpreview -run '^$$' -fuzz FuzzPreview -fuzztime $(FUZZTIME)
 	$(GO) test ./video -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME)
 	$(GO) test ./video -run '^$$' -fuzz FuzzScrub -fuzztime $(FUZZTIME)
 	$(GO) test ./imagehdr -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

@@ -28,11 +28,11 @@ func TestRealHEIF(t *testing.T) {
 		want Header
 	}{
 		// 2x2 grid of 10-bit tiles, irot 270: shown as 4128x6192.
-		{"sony.heif", Header{Format: HEIF, Width: 6192, Height: 4128, Bands: 3, BitsPerSample: 10, WholeFrame: true, Frames: 1, Rotated: true, Brand: "heix"}},
+		{"sony.heif", Header{Format: HEIF, Width: 6192, Height: 4128, Bands: 3, BitsPerSample: 10, WholeFrame: true, Frames: 1, Rotated: true, Primaries: 1, Transfer: 13, Matrix: 5, Brand: "heix"}},
 		// 9x5 grid; the thumbnail and the HDR gain map (auxl) are not frames.
 		{"iphone.heic", Header{Format: HEIF, Width: 5712, Height: 4284, Bands: 3, BitsPerSample: 8, WholeFrame: true, Frames: 1, Brand: "heic"}},
 		// SDR base image; the gain map is a dimg input of the tmap item.
-		{"dock-75-hdr.avif", Header{Format: AVIF, Width: 1024, Height: 683, Bands: 3, BitsPerSample: 10, WholeFrame: true, Frames: 1, Brand: "avif"}},
+		{"dock-75-hdr.avif", Header{Format: AVIF, Width: 1024, Height: 683, Bands: 3, BitsPerSample: 10, WholeFrame: true, Frames: 1, Primaries: 1, Transfer: 13, Matrix: 6, Brand: "avif"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

@@ -105,6 +105,11 @@ type Header struct {
 	// or 270 degrees: libheif always applies it, so the displayed image is
 	// Height x Width. The pixel count, hence the cost, is the same.
 	Rotated bool
+	// Primaries, Transfer and Matrix are the HEIF/AVIF primary image's nclx
+	// colour signalling (ITU-T H.273 code points: Transfer 16 is PQ, 18
+	// HLG, 1/13 SDR; Primaries 9 is BT.2020); 0 when there is no nclx
+	// (an ICC profile, or nothing) and for other formats.
+	Primaries, Transfer, Matrix int
 	// Brand is the ISOBMFF major brand ("heic", "heix", "avif", ...) for
 	// HEIF/AVIF, with unprintable bytes replaced by '?'; empty otherwise.
 	Brand string

@@ -175,6 +175,13 @@ func parseISOBMFF(b []byte, maxFrames int) (Header, error) {
 			h.BitsPerSample = tp.depth
 		}
 	}
+	// Colour signalling: the primary's nclx, else (a grid without one) its
+	// tiles'.
+	cp := pp
+	if cp.transfer == 0 && refs.hasTile {
+		cp = props.of(refs.firstTile)
+	}
+	h.Primaries, h.Transfer, h.Matrix = cp.primaries, cp.transfer, cp.matrix
 	for _, id := range refs.aux {
 		if props.of(id).alpha {
 			h.Bands = 4
@@ -348,6 +355,8 @@ type itemProps struct {
 	// clap: the clean aperture decoders crop to (encoders pad odd sizes
 	// for 4:2:0 and record the real size here).
 	cleanW, cleanH uint32
+	// nclx colr: H.273 code points (0 when the item has none).
+	primaries, transfer, matrix int
 }
 
 // of collects the properties associated with item id.
@@ -449,6 +458,12 @@ func (p *propIndex) apply(idx int, ip *itemProps, pixiDepth, codecDepth *int) {
 	case "irot":
 		if len(body) >= 1 {
 			ip.rotation = int(body[0] & 3)
+		}
+	case "colr":
+		// colour_type, then for nclx: primaries, transfer, matrix (u16
+		// each) and the full-range flag.
+		if len(body) >= 11 && string(body[:4]) == "nclx" {
+			ip.primaries, ip.transfer, ip.matrix = be16(body[4:]), be16(body[6:]), be16(body[8:])
 		}
 	case "auxC":
 		if _, _, d, ok := fullBox(body); ok {

@@ -26,6 +26,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Extensions are the lower-case file extensions, with the dot, of the RAW
@@ -61,6 +62,13 @@ type Preview struct {
 	Container string
 	// Source says where the preview was found, for logs and tests.
 	Source string
+	// Taken is the RAW's EXIF DateTimeOriginal (camera local time, read
+	// as UTC) for TIFF-based files; zero if absent or another container.
+	Taken time.Time
+	// Truncated is set when some image data the container points at (a
+	// preview, a thumbnail, a strip of sensor data) lies past the end of
+	// the file: the file was cut short, though this preview is whole.
+	Truncated bool
 }
 
 // Pixels is Width*Height.
@@ -146,14 +154,30 @@ type finder struct {
 	rd          *reader
 	container   string
 	orientation int // 0: not known from the container
+	taken       time.Time
+	truncated   bool // an extent pointed past the end of the file
 	cands       []candidate
 	ifds        map[int64]bool
 	err         error // a read error from the ReaderAt (not a bad structure)
 }
 
 func (f *finder) add(off, n int64, source string) {
-	if len(f.cands) < maxCands && off > 0 && n > 4 && off < f.rd.size && n <= f.rd.size-off {
+	if off <= 0 || n <= 4 {
+		return
+	}
+	if off >= f.rd.size || n > f.rd.size-off {
+		f.truncated = true
+		return
+	}
+	if len(f.cands) < maxCands {
 		f.cands = append(f.cands, candidate{off, n, source})
+	}
+}
+
+// past records image data (not a preview candidate) at off, n bytes long.
+func (f *finder) past(off, n int64) {
+	if off > 0 && n > 0 && (off >= f.rd.size || n > f.rd.size-off) {
+		f.truncated = true
 	}
 }
 
@@ -197,11 +221,15 @@ func (f *finder) best() (Preview, error) {
 		}
 	}
 	if !found {
+		if f.truncated {
+			reasons = append(reasons, "file cut short")
+		}
 		if len(reasons) == 0 {
 			return Preview{}, fmt.Errorf("%w in %s", ErrNoPreview, f.container)
 		}
 		return Preview{}, fmt.Errorf("%w in %s (%s)", ErrNoPreview, f.container, strings.Join(reasons, "; "))
 	}
+	best.Taken, best.Truncated = f.taken, f.truncated
 	if f.orientation >= 1 && f.orientation <= 8 {
 		best.Orientation = f.orientation
 	} else if best.Orientation < 1 || best.Orientation > 8 {

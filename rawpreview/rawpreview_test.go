@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func readFile(t testing.TB, dir, name string) []byte {
@@ -54,18 +55,20 @@ func TestRealFiles(t *testing.T) {
 		container     string
 		source        string
 		offset, lngth int64
+		taken         string // EXIF DateTimeOriginal, TIFF-based files only
+		cut           bool   // Truncated: the samples are cut short after their previews
 		err           error
 	}{
 		// Full-size JPEG in the first SubIFD, not the 640x424 PreviewIFD or IFD0's 160x120.
-		{file: "d7100.nef", w: 6000, h: 4000, orient: 1, container: "tiff", source: "ifd0.sub0 JPEGInterchangeFormat", offset: 1189376, lngth: 2287892},
+		{file: "d7100.nef", w: 6000, h: 4000, orient: 1, container: "tiff", source: "ifd0.sub0 JPEGInterchangeFormat", offset: 1189376, lngth: 2287892, taken: "2013:09:03 09:45:16", cut: true},
 		// IFD0's strip JPEG; IFD3's lossless raw JPEG (past the cut) is not a preview.
-		{file: "eos-1ds-mark-iii.cr2", w: 2784, h: 1856, orient: 1, container: "tiff", source: "ifd0 strip", offset: 42308, lngth: 296899},
+		{file: "eos-1ds-mark-iii.cr2", w: 2784, h: 1856, orient: 1, container: "tiff", source: "ifd0 strip", offset: 42308, lngth: 296899, taken: "2007:10:18 13:44:32", cut: true},
 		{file: "eos-d30.crw", w: 1440, h: 960, orient: 1, container: "crw", source: "crw JpgFromRaw", offset: 3305054, lngth: 281610},
 		// The maker note's 720x480 preview beats IFD1's thumbnail; IFD2's full-size JPEG lies past the cut.
-		{file: "k-3-ii.pef", w: 720, h: 480, orient: 1, container: "tiff", source: "pentax makernote preview", offset: 73952, lngth: 53753},
+		{file: "k-3-ii.pef", w: 720, h: 480, orient: 1, container: "tiff", source: "pentax makernote preview", offset: 73952, lngth: 53753, taken: "2021:02:05 10:56:53", cut: true},
 		// Cut files: the big preview points past the end, the thumbnail is what is left.
-		{file: "dslr-a330-cut.arw", w: 160, h: 120, orient: 1, container: "tiff", source: "ifd1 JPEGInterchangeFormat", offset: 32770, lngth: 3598},
-		{file: "powershot-s90-cut.cr2", w: 160, h: 120, orient: 1, container: "tiff", source: "ifd1 JPEGInterchangeFormat", offset: 11264, lngth: 7291},
+		{file: "dslr-a330-cut.arw", w: 160, h: 120, orient: 1, container: "tiff", source: "ifd1 JPEGInterchangeFormat", offset: 32770, lngth: 3598, taken: "2009:11:13 13:33:25", cut: true},
+		{file: "powershot-s90-cut.cr2", w: 160, h: 120, orient: 1, container: "tiff", source: "ifd1 JPEGInterchangeFormat", offset: 11264, lngth: 7291, taken: "2011:08:24 14:41:04", cut: true},
 		// Only uncompressed RGB thumbnails.
 		{file: "powershot-sd450-cut.dng", err: ErrNoPreview},
 		{file: "d1-cut.nef", err: ErrNoPreview},
@@ -84,6 +87,10 @@ func TestRealFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := Preview{Offset: tc.offset, Length: tc.lngth, Width: tc.w, Height: tc.h, Orientation: tc.orient, Container: tc.container, Source: tc.source}
+			if tc.taken != "" {
+				want.Taken, _ = time.Parse("2006:01:02 15:04:05", tc.taken)
+			}
+			want.Truncated = tc.cut
 			if p != want {
 				t.Fatalf("got  %+v\nwant %+v", p, want)
 			}

@@ -3,6 +3,7 @@ package rawpreview
 import (
 	"encoding/binary"
 	"strconv"
+	"time"
 )
 
 // TIFF tags used here.
@@ -15,6 +16,7 @@ const (
 	tagJPEGOffset     = 0x0201 // JPEGInterchangeFormat
 	tagJPEGLength     = 0x0202 // JPEGInterchangeFormatLength
 	tagExifIFD        = 0x8769
+	tagDateTimeOrig   = 0x9003
 	tagMakerNote      = 0x927c
 	tagRW2JPEG        = 0x002e // Panasonic RW2 JpgFromRaw, in IFD0
 )
@@ -134,6 +136,23 @@ func (t *tiff) one(e entry) (int64, bool) {
 	return v[0], true
 }
 
+// date reads an EXIF date ("2006:01:02 15:04:05", ASCII, 20 bytes with
+// its NUL); zero if it is not one.
+func (t *tiff) date(e entry) time.Time {
+	if e.typ != 2 || e.count < 19 || e.count > 64 {
+		return time.Time{}
+	}
+	b, err := t.rd.readFull(t.base+int64(t.bo.Uint32(e.val[:])), 19)
+	if err != nil {
+		return time.Time{}
+	}
+	d, err := time.Parse("2006:01:02 15:04:05", string(b))
+	if err != nil {
+		return time.Time{}
+	}
+	return d
+}
+
 // tiffFile walks a TIFF-based RAW: the IFD0 chain, SubIFDs, the Exif IFD
 // and the maker notes that hold previews (Olympus, Pentax).
 func (f *finder) tiffFile(t *tiff) {
@@ -191,6 +210,10 @@ func (f *finder) walkIFD(t *tiff, off int64, depth int, isIFD0 bool, name string
 			exif, _ = t.one(e)
 		case tagMakerNote:
 			makerNote = &es[i]
+		case tagDateTimeOrig:
+			if name == "ifd0.exif" && f.taken.IsZero() {
+				f.taken = t.date(e)
+			}
 		case tagRW2JPEG:
 			// UNDEFINED bytes: the value field is the JPEG's offset.
 			if isIFD0 && e.typ == 7 && e.count > 4 {
@@ -204,6 +227,11 @@ func (f *finder) walkIFD(t *tiff, off int64, depth int, isIFD0 bool, name string
 	// A JPEG stored as a single strip (CR2's IFD0, DNG previews).
 	if (compression == 6 || compression == 7) && len(stripOffs) == 1 && len(stripLens) == 1 {
 		f.add(t.base+stripOffs[0], stripLens[0], name+" strip")
+	}
+	// Other strips (sensor data, uncompressed thumbnails): only whether
+	// they are all in the file.
+	for i := range min(len(stripOffs), len(stripLens)) {
+		f.past(t.base+stripOffs[i], stripLens[i])
 	}
 	for i, s := range subIFDs {
 		f.walkIFD(t, t.base+s, depth+1, false, name+".sub"+strconv.Itoa(i))

@@ -4,6 +4,7 @@ package server_test
 // pipeline, real photographs. Helpers and TestMain are in helpers_test.go.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,6 +27,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 
 	"github.com/thumbd/thumbd/cache"
+	"github.com/thumbd/thumbd/metastrip"
 	"github.com/thumbd/thumbd/server"
 	"github.com/thumbd/thumbd/thumburl"
 	"github.com/thumbd/thumbd/transform"
@@ -1524,8 +1526,9 @@ func TestE2ERevocation(t *testing.T) {
 
 // Size "original": the photo itself minus private metadata. JPEG and PNG
 // keep their compressed data byte for byte (and JPEG its orientation, in a
-// minimal Exif block, and its ICC profile); other formats become a lossless,
-// upright PNG. Never through the public token.
+// minimal Exif block, and its ICC profile); AVIF, HEIC and WebP keep their
+// container with the metadata removed in place; other formats become a
+// lossless, upright PNG. Never through the public token.
 func TestE2EOriginalSize(t *testing.T) {
 	sg := newSigner(t, []string{keyA}, true) // public mode on: "public" must still not open originals
 	_, base := startServer(t, sharedIx, sg, realTransformer(), defaultOptions())
@@ -1600,7 +1603,23 @@ func TestE2EOriginalSize(t *testing.T) {
 					t.Errorf("pixels changed by %.2f", d)
 				}
 				checkPNGChunks(t, r.Body)
-			default: // TIFF, GIF, AVIF -> lossless upright PNG
+			case vips.ImageTypeAVIF, vips.ImageTypeHEIF, vips.ImageTypeWEBP:
+				// Their own container, metadata removed without re-encoding.
+				want := map[vips.ImageType]string{vips.ImageTypeAVIF: "image/avif", vips.ImageTypeHEIF: "image/heic", vips.ImageTypeWEBP: "image/webp"}[vips.DetermineImageType(src)]
+				if ct := r.Header.Get("Content-Type"); ct != want {
+					t.Fatalf("Content-Type %q, want %s", ct, want)
+				}
+				if len(r.Body) > len(src) || len(r.Body) < len(src)*9/10 {
+					t.Errorf("%d bytes, the source %d", len(r.Body), len(src))
+				}
+				if err := metastrip.Check(r.Body); err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				a, b := vipsPixels(t, src), vipsPixels(t, r.Body)
+				if !bytes.Equal(a, b) {
+					t.Errorf("decodes to other pixels than the source")
+				}
+			default: // TIFF, GIF -> lossless upright PNG
 				if ct := r.Header.Get("Content-Type"); ct != "image/png" {
 					t.Fatalf("Content-Type %q, want image/png", ct)
 				}
@@ -1612,6 +1631,21 @@ func TestE2EOriginalSize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vipsPixels decodes every pixel with libvips.
+func vipsPixels(t *testing.T, b []byte) []byte {
+	t.Helper()
+	img, err := vips.NewImageFromBuffer(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	pix, err := img.ToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pix
 }
 
 func mustMeta(t *testing.T, b []byte) []string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/thumbd/thumbd/metastrip"
 	"github.com/thumbd/thumbd/signing"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
@@ -57,6 +58,11 @@ func failure(err error) (status int, body string) {
 		return http.StatusUnsupportedMediaType, "video is not in that format"
 	case errors.Is(err, video.ErrUnknown):
 		return http.StatusUnsupportedMediaType, "unsupported or damaged video"
+	case errors.Is(err, storage.ErrNoPreview):
+		return http.StatusUnsupportedMediaType, "RAW file without a usable embedded preview"
+	case errors.Is(err, metastrip.ErrMalformed):
+		// A RAW's damaged preview, found while storage stripped it.
+		return http.StatusUnsupportedMediaType, "unsupported or damaged image"
 	case errors.Is(err, transform.ErrUnsupported):
 		return http.StatusUnsupportedMediaType, "unsupported or damaged image"
 	case errors.Is(err, transform.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):

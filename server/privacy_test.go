@@ -76,6 +76,9 @@ var privInputs = []privInput{
 	{name: "private.heic", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "Make", "Model"}},
 	{name: "private.avif", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "Make", "Model"}},
 	{name: "private.tif", needs: []string{"GPS", "Serial", "MakerNotes", "XMP", "IPTC", "Make", "Model"}},
+	// A camera RAW (the real Nikon D7100 NEF): served by its embedded
+	// preview, never its TIFF structure.
+	{name: "private.nef", needs: []string{"GPS", "Serial", "MakerNotes", "Make", "Model"}},
 	{name: "private.mp4", codec: "avc", needs: []string{"GPS", "Serial", "Location", "XMP", "Make", "Model"}},
 }
 
@@ -288,6 +291,18 @@ func makePrivacyInputs(t *testing.T, exif *privExif, dir string) {
 			t.Logf("%s: exiftool could not write it (%v); using libvips' copy of private.jpg's metadata", f.name, err)
 			privRun(t, "vips", "copy", jpg, out(f.name)+strings.Replace(f.opts, "strip", "strip=false", 1))
 		}
+	}
+
+	// The NEF as the camera wrote it (Make, Model, Nikon maker notes with
+	// the body's serial, GPS IFD); exiftool cannot rewrite this sample (its
+	// sensor data is cut short), so the test serial is appended after the
+	// data, where only a byte-level leak would carry it.
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "raw", "d7100.nef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out("private.nef"), append(raw, "\x00"+privSerial+" "+privOwner...), 0o644); err != nil {
+		t.Fatal(err)
 	}
 
 	// The video: QuickTime keys as an iPhone writes them (ISO 6709
@@ -592,7 +607,7 @@ type privFound struct {
 }
 
 var privExt = map[string]string{
-	"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/avif": ".avif",
+	"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/avif": ".avif", "image/heic": ".heic",
 	"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm",
 }
 

@@ -130,9 +130,10 @@ func IsImageName(name string) bool {
 	return imageExts[strings.ToLower(filepath.Ext(name))]
 }
 
-// IsMediaName reports whether a file name is indexed: an image or a video.
+// IsMediaName reports whether a file name is indexed: an image, a camera
+// RAW file (served by its preview, see raw.go) or a video.
 func IsMediaName(name string) bool {
-	return IsImageName(name) || video.IsVideoName(name)
+	return IsImageName(name) || IsRAWName(name) || video.IsVideoName(name)
 }
 
 // Indexed reports whether a relative path is one a scan would index: an
@@ -448,6 +449,23 @@ func (ix *Index) hashFile(ctx context.Context, p string) (Original, error) {
 		}
 		o.Width, o.Height, o.Taken, o.Placeholder = pr.Width, pr.Height, pr.Taken, pr.Placeholder
 	}
+	if IsRAWName(p) {
+		// The preview's size, whatever the probe: a RAW without one is
+		// indexed all the same (links and the picker list it) and
+		// answers 415 when asked for.
+		w, h, pv, err := rawProbe(f, n)
+		switch {
+		case err != nil:
+			ix.log.Warn("index: RAW file without a usable preview; it will answer 415", "path", p, "err", err)
+		case pv.Truncated:
+			// Served all the same: the preview is whole (and decoded
+			// before it is served); only data past it is missing.
+			ix.log.Warn("index: RAW file cut short after its preview", "path", p)
+		}
+		if err == nil {
+			o.Width, o.Height, o.Taken = w, h, pv.Taken
+		}
+	}
 	return o, nil
 }
 
@@ -492,9 +510,10 @@ func (ix *Index) Lookup(ctx context.Context, hash string) (Original, error) {
 	return o, nil
 }
 
-// Read returns the bytes of o. If the file changed since it was indexed
-// (size or mtime differ) the bytes are re-hashed, so a replaced file is
-// never served under the old hash.
+// Read returns the bytes of o (for a RAW file, its preview JPEG: see
+// readRAW). If the file changed since it was indexed (size or mtime
+// differ) the bytes are re-hashed, so a replaced file is never served
+// under the old hash.
 func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -511,6 +530,9 @@ func (ix *Index) Read(ctx context.Context, o Original) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("stat original: %w", err)
+	}
+	if IsRAWName(o.Path) {
+		return ix.readRAW(o, f, fi)
 	}
 	if ix.maxFileSize > 0 && fi.Size() > ix.maxFileSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, fi.Size())
@@ -677,7 +699,7 @@ func (ix *Index) File(ctx context.Context, p string) (Original, error) {
 		return Original{}, err
 	}
 	o, err := ix.hashFile(ctx, rel)
-	if err == nil && ix.maxFileSize > 0 && o.Size > ix.maxFileSize {
+	if err == nil && ix.maxFileSize > 0 && o.Size > ix.maxFileSize && !IsRAWName(rel) {
 		return Original{}, fmt.Errorf("%s: %w: %d bytes", p, ErrTooLarge, o.Size)
 	}
 	return o, err

@@ -38,6 +38,10 @@ func DecodeEstimate(h imagehdr.Header, s variant.Size) int64 {
 		case h.Format == imagehdr.JPEG:
 			// Verified at 1/8 scale, then passed through.
 			return (w/8+1)*(ht/8+1)*bands + int64(len8(w, ht)) + minReserve
+		case h.Format == imagehdr.HEIF || h.Format == imagehdr.AVIF:
+			// Decoded whole to verify it (as for thumbnails, 3x the frame),
+			// then passed through or re-encoded.
+			return 3*whole + minReserve
 		}
 		return whole + whole/4 + minReserve
 	}

@@ -78,6 +78,13 @@ func (k *killer) watch(r *vips.ImageRef) {
 	}
 }
 
+// stopped reports whether the deadline has stopped libvips.
+func (k *killer) stopped() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.killed
+}
+
 // stop ends the watch and drops the killer's reference.
 func (k *killer) stop() {
 	close(k.done)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
+	"github.com/thumbd/thumbd/imagehdr"
 	"github.com/thumbd/thumbd/placeholder"
 	"github.com/thumbd/thumbd/variant"
 )
@@ -39,15 +40,15 @@ func (t *Transformer) Placeholder(ctx context.Context, src []byte) (placeholder.
 
 	k := newKiller(ctx)
 	defer k.stop()
-	p, err := t.placeholder(k, src, typ)
+	p, err := t.placeholder(k, src, hdr, typ)
 	if err != nil && ctx.Err() != nil {
 		return placeholder.Placeholder{}, fmt.Errorf("%w: %w (%v)", ErrStopped, ctx.Err(), err)
 	}
 	return p, err
 }
 
-func (t *Transformer) placeholder(k *killer, src []byte, typ vips.ImageType) (placeholder.Placeholder, error) {
-	img, err := t.thumbnail(k, src, typ, placeholderBox)
+func (t *Transformer) placeholder(k *killer, src []byte, h imagehdr.Header, typ vips.ImageType) (placeholder.Placeholder, error) {
+	img, err := t.thumbnail(k, src, h, typ, placeholderBox)
 	if err != nil {
 		return placeholder.Placeholder{}, err
 	}

@@ -8,6 +8,10 @@ const (
 	PNG
 	WebP
 	AVIF
+	// HEIF is not an output encoding: it names a HEIC original served in
+	// its own container (metadata items removed in place), so it is not
+	// in Formats and no URL extension selects it.
+	HEIF
 )
 
 // Formats lists every output format, JPEG first.
@@ -22,6 +26,8 @@ func (f Format) ContentType() string {
 		return "image/webp"
 	case AVIF:
 		return "image/avif"
+	case HEIF:
+		return "image/heic"
 	}
 	return "image/jpeg"
 }
@@ -35,6 +41,8 @@ func (f Format) Ext() string {
 		return "webp"
 	case AVIF:
 		return "avif"
+	case HEIF:
+		return "heic"
 	}
 	return "jpg"
 }

@@ -398,7 +398,7 @@ func candidates(shrink int) []namedVariant {
 	cur := pipeline{shrink: shrink, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
 	with := func(f func(*pipeline)) pipeline { v := cur; f(&v); return v }
 	vs := []namedVariant{
-		{"thumbd now: transform.Transform (govips: header load, random-access load at 1/" + fmt.Sprint(shrink) + ", thumbnail_image, sRGB, progressive+optimize Q83, Check)",
+		{"thumbd now: transform.Transform (header load, sequential load at 1/" + fmt.Sprint(shrink) + ", vips_resize + crop, sRGB, progressive+optimize Q83, Check)",
 			func(_ cBuf, st *stages, size variant.Size, _ bool) ([]byte, error) {
 				img, err := st.tr.Transform(context.Background(), st.src, size, variant.JPEG)
 				if err != nil {
@@ -456,8 +456,16 @@ func otherCandidates() []namedVariant {
 	thumbd := candidates(1)[0]
 	cur := pipeline{shrink: 0, thumbnailImage: true, quality: 83, interlace: true, optimize: true}
 	with := func(f func(*pipeline)) pipeline { v := cur; f(&v); return v }
+	embedded := transform.New(transform.Options{JPEGQuality: 83, JPEGQualitySmall: 78, MaxMegapixels: 100, HEIFThumbnails: true})
 	return []namedVariant{
-		{"thumbd now: transform.Transform (govips: header load, random-access load, remove orientation, thumbnail_image, sRGB, progressive+optimize Q83, Check)", thumbd.run},
+		{"thumbd now: transform.Transform (header load, sequential load, thumbnail_image, sRGB, progressive+optimize Q83, Check)", thumbd.run},
+		{"thumbd with HEIFThumbnails: the embedded thumbnail when it covers the output", func(_ cBuf, st *stages, size variant.Size, _ bool) ([]byte, error) {
+			img, err := embedded.Transform(context.Background(), st.src, size, variant.JPEG)
+			if err != nil {
+				return nil, err
+			}
+			return img.Bytes, nil
+		}},
 		cv("random access, thumbnail_image (libvips steps without govips)", cur),
 		cv("sequential access, thumbnail_image", with(func(v *pipeline) { v.sequential = true })),
 		cv("sequential, vips_resize Lanczos3 + centre crop (imgproxy's steps)", with(func(v *pipeline) { v.sequential = true; v.thumbnailImage = false; v.kernel = kernelLanczos3 })),

@@ -1,0 +1,126 @@
+package transform
+
+/*
+#cgo pkg-config: vips
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+static void seq_free(VipsImage *image, gpointer buf) { g_free(buf); }
+
+// seq_load decodes buf with access=sequential: the loader streams rows
+// into whatever reads them instead of decoding the whole image into memory
+// first. The bytes are copied to C memory that lives as long as the image
+// (libvips reads them lazily). kind 0: JPEG at 1/shrink; 1: HEIF/AVIF
+// primary image, no embedded thumbnail.
+static VipsImage *seq_load(const void *buf, size_t len, int kind, int shrink) {
+	void *copy = g_malloc(len);
+	VipsImage *out = NULL;
+	int err;
+	memcpy(copy, buf, len);
+	if (kind == 0)
+		err = vips_jpegload_buffer(copy, len, &out, "access", VIPS_ACCESS_SEQUENTIAL,
+			"shrink", shrink, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+	else
+		err = vips_heifload_buffer(copy, len, &out, "access", VIPS_ACCESS_SEQUENTIAL,
+			"thumbnail", FALSE, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+	if (err) {
+		g_free(copy);
+		return NULL;
+	}
+	g_signal_connect(out, "postclose", G_CALLBACK(seq_free), copy);
+	return out;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"reflect"
+	"unsafe"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// govips v2.16 loads every buffer with random access: the loader decodes
+// the whole (shrunk) image into memory before the resize reads a row of
+// it. Measured with tools/stages: a sequential load is 1678 -> ~780 ms CPU
+// for a 24 MP HEIC at tile_500, and 75 -> 67 ms for a 24 MP JPEG. govips
+// has no way to ask for it and no way to wrap a VipsImage made outside it,
+// so the image is loaded here and handed to an ImageRef by setting its
+// unexported image field (as kill.go reads it; govips is pinned in go.mod
+// and TestSequentialLoad fails if a govips upgrade moves the field).
+
+var errLayout = errors.New("govips ImageRef layout changed")
+
+// adopt returns an ImageRef that owns img (its reference is transferred).
+func adopt(img *C.VipsImage) (*vips.ImageRef, error) {
+	ref, err := vips.Black(1, 1)
+	if err != nil {
+		C.g_object_unref(C.gpointer(img))
+		return nil, err
+	}
+	f := reflect.ValueOf(ref).Elem().FieldByName("image")
+	if !f.IsValid() || f.Kind() != reflect.Pointer {
+		C.g_object_unref(C.gpointer(img))
+		return nil, errLayout
+	}
+	p := (*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
+	old := *p
+	*p = unsafe.Pointer(img)
+	if old != nil {
+		C.g_object_unref(C.gpointer(old))
+	}
+	return ref, nil
+}
+
+// vipsError takes libvips' error buffer.
+func vipsError() error {
+	msg := C.GoString(C.vips_error_buffer())
+	C.vips_error_clear()
+	if msg == "" {
+		msg = "load failed"
+	}
+	return errors.New(firstLine(msg))
+}
+
+func seqLoad(src []byte, kind, shrink int) (*vips.ImageRef, error) {
+	if len(src) == 0 {
+		return nil, errors.New("empty buffer")
+	}
+	img := C.seq_load(unsafe.Pointer(&src[0]), C.size_t(len(src)), C.int(kind), C.int(shrink))
+	if img == nil {
+		return nil, vipsError()
+	}
+	return adopt(img)
+}
+
+// loadJPEGSequential decodes a JPEG at 1/shrink, sequentially.
+func loadJPEGSequential(src []byte, shrink int) (*vips.ImageRef, error) {
+	return seqLoad(src, 0, shrink)
+}
+
+// loadHEIFSequential decodes a HEIF/AVIF primary image (upright: libheif
+// applies irot/imir), sequentially.
+func loadHEIFSequential(src []byte) (*vips.ImageRef, error) {
+	return seqLoad(src, 1, 1)
+}
+
+// copyMemory renders img into memory, so operations that read it out of
+// order (a 90 degree rotation, vips_smartcrop's passes) can follow a
+// sequential load.
+func copyMemory(r *vips.ImageRef) error {
+	in := vipsImage(r)
+	if in == nil {
+		return errLayout
+	}
+	out := C.vips_image_copy_memory(in)
+	if out == nil {
+		return vipsError()
+	}
+	f := reflect.ValueOf(r).Elem().FieldByName("image")
+	p := (*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
+	*p = unsafe.Pointer(out)
+	C.g_object_unref(C.gpointer(in))
+	return nil
+}
