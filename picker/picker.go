@@ -236,7 +236,9 @@ func (p *Page) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // sizeChoices are offered as checkboxes; custom sizes go in a text field.
-var sizeChoices = []string{"tile_224", "tile_500", "fit_720", "fit_1280", "fit_1920", "fit_2560", "original"}
+// original.jpg is the full photo as a JPEG, for browsers that cannot show
+// the original's own format (HEIC).
+var sizeChoices = []string{"tile_224", "tile_500", "fit_720", "fit_1280", "fit_1920", "fit_2560", "original", "original.jpg"}
 
 func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -268,8 +270,8 @@ func (p *Page) photo(w http.ResponseWriter, r *http.Request) {
 				render(w, "photo.html", data)
 				return
 			}
-			if s == "original" {
-				named = append(named, s)
+			if s == "original" || strings.Contains(s, ".") {
+				named = append(named, s) // already says its format
 			} else {
 				named = append(named, s+ext)
 			}

@@ -51,7 +51,7 @@ func TestE2ERealHEIF(t *testing.T) {
 		name, _, _ := strings.Cut(size, ".")
 		return thumbURL(base, h, sign(t, sg, h, name, time.Time{}), size)
 	}
-	some := []string{"tile_50", "tile_224", "left_224", "tile_500", "fit_720", "fit_1920", "fit_7680", "fit_1600", "colors", "tile_224.webp", "original"}
+	some := []string{"tile_50", "tile_224", "left_224", "tile_500", "fit_720", "fit_1920", "fit_7680", "fit_1600", "colors", "tile_224.webp", "original", "original.jpg"}
 	for _, tc := range []struct {
 		rel   string
 		w, h  int // upright
@@ -67,7 +67,7 @@ func TestE2ERealHEIF(t *testing.T) {
 			for _, s := range variant.Sizes {
 				sizes = append(sizes, s.Name)
 			}
-			sizes = append(sizes, "original")
+			sizes = append(sizes, "original", "original.jpg", "original.webp")
 		}
 		for _, sz := range sizes {
 			t.Run(tc.rel+"/"+sz, func(t *testing.T) {
@@ -80,7 +80,17 @@ func TestE2ERealHEIF(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if s.Mode == variant.Original {
+				if full := strings.HasPrefix(sz, "original."); full {
+					// The whole photo re-encoded, upright, for browsers
+					// that cannot show HEIC.
+					img := decodeAny(t, r.Body)
+					if ct := r.Header.Get("Content-Type"); !strings.HasSuffix(sz, "."+strings.TrimPrefix(ct, "image/")) && !(ct == "image/jpeg" && strings.HasSuffix(sz, ".jpg")) {
+						t.Errorf("%s is %s", sz, ct)
+					}
+					if img[0] != tc.w || img[1] != tc.h {
+						t.Errorf("%s is %dx%d; want the full %dx%d", sz, img[0], img[1], tc.w, tc.h)
+					}
+				} else if s.Mode == variant.Original {
 					if ct := r.Header.Get("Content-Type"); ct != tc.ctype {
 						t.Errorf("original is %s; want %s", ct, tc.ctype)
 					}

@@ -110,7 +110,9 @@ var privOutputs = []privOutput{
 	{size: "fit_720", accept: "image/webp", ctype: "image/webp"},
 	{size: "fit_720", accept: "image/jpeg", ctype: "image/jpeg"},
 	{size: "colors"},
-	{size: "original"}, // images only: a video has no "original" image
+	// Images only (the last two): a video has no "original" image.
+	{size: "original.jpg", ctype: "image/jpeg"}, // re-encoded in full
+	{size: "original"},
 }
 
 func TestPrivacyEveryOutputOfEveryInput(t *testing.T) {
@@ -204,7 +206,7 @@ func TestPrivacyEveryOutputOfEveryInput(t *testing.T) {
 	for _, in := range privInputs {
 		outs := privOutputs
 		if in.codec != "" {
-			outs = outs[:len(outs)-1] // no "original" for a video's poster
+			outs = outs[:len(outs)-2] // no "original" for a video's poster
 		}
 		t.Run(in.name, func(t *testing.T) {
 			for _, o := range outs {

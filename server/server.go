@@ -226,6 +226,11 @@ func (s *Server) thumb(c echo.Context) error {
 		return err
 	}
 	size := s.opts.MaxSize.Clamp(req.Size)
+	if size.Mode == variant.Original && req.Explicit {
+		// original.jpg and friends: the full photo re-encoded; plain
+		// "original" keeps its own container.
+		size = variant.FullSize
+	}
 
 	h := c.Response().Header()
 	if s.opts.Negotiate && !req.Explicit && size.Mode != variant.Colors && size.Mode != variant.Original {

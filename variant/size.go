@@ -107,6 +107,13 @@ var sizeIndex = func() map[string]int {
 // MaxCustomEdge bounds custom sizes before any configured maximum applies.
 const MaxCustomEdge = 16384
 
+// FullSize is what original.jpg (.png, .webp, .avif) asks for: the whole
+// photo at its own size (up to MaxCustomEdge), upright and sRGB, in the
+// format the URL names, for browsers that cannot show the original's own
+// container (HEIC). Its name parses as no size, so only that spelling
+// reaches it, and caches and ETags keep it apart from original.
+var FullSize = Size{Name: "original_full", Width: MaxCustomEdge, Height: MaxCustomEdge, Mode: Fit, Custom: true}
+
 // ParseSize looks a size up by name, or parses a custom size. Custom names
 // must be canonical (no leading zeros), so one variant has one name. A
 // custom size may end in _q<N>, an encoder quality of 1-100
