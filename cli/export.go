@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/thumbd/thumbd/app"
+	"github.com/thumbd/thumbd/config"
 	"github.com/thumbd/thumbd/links"
 	"github.com/thumbd/thumbd/storage"
 	"github.com/thumbd/thumbd/thumburl"
@@ -62,7 +63,7 @@ func exportCmd(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	for _, p := range []string{*out, *manifestFile} {
-		if p != "" && inside(p, cfg.Originals) {
+		if p != "" && config.Within(p, cfg.Originals) {
 			return fmt.Errorf("export: %s is inside the originals folder %s, which thumbd never writes", p, cfg.Originals)
 		}
 	}
@@ -395,37 +396,6 @@ func writeAtomic(p string, fill func(*os.File) error) error {
 		os.Remove(f.Name())
 	}
 	return err
-}
-
-// inside reports whether p is root or below it, symlinks resolved in the
-// part of each that exists.
-func inside(p, root string) bool {
-	rp, err1 := resolvePath(p)
-	rr, err2 := resolvePath(root)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(rr, rp)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-func resolvePath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	var rest []string
-	for cur := abs; ; {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(append([]string{r}, rest...)...), nil
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return abs, nil
-		}
-		rest = append([]string{filepath.Base(cur)}, rest...)
-		cur = parent
-	}
 }
 
 // exportProgress draws the bar on a terminal; elsewhere it prints a line

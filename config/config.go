@@ -388,10 +388,10 @@ func (c *Config) Validate() error {
 	if c.DiskCacheDir != "" && c.DiskCacheMB <= 0 {
 		return bad("disk_cache_mb", "%d; want a positive size when disk_cache_dir is set", c.DiskCacheMB)
 	}
-	if c.DiskCacheDir != "" && within(c.DiskCacheDir, c.Originals) {
+	if c.DiskCacheDir != "" && Within(c.DiskCacheDir, c.Originals) {
 		return bad("disk_cache_dir", "%q is inside the originals folder (symlinks resolved), which thumbd never writes", c.DiskCacheDir)
 	}
-	if c.DiskCacheDir != "" && within(c.Originals, c.DiskCacheDir) {
+	if c.DiskCacheDir != "" && Within(c.Originals, c.DiskCacheDir) {
 		return bad("disk_cache_dir", "%q holds the originals folder; the cache would evict photos and index itself", c.DiskCacheDir)
 	}
 	if c.PhotoPrismCache != "" {
@@ -400,7 +400,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.IndexFile != "" {
-		if within(c.IndexFile, c.Originals) {
+		if Within(c.IndexFile, c.Originals) {
 			return bad("index_file", "%q is inside the originals folder (symlinks resolved), which thumbd never writes", c.IndexFile)
 		}
 		if fi, err := os.Stat(filepath.Dir(c.IndexFile)); err != nil || !fi.IsDir() {
@@ -461,10 +461,10 @@ func (c *Config) Validate() error {
 // a time, with nothing else decoding).
 func FFmpegReserveMB(limitMB, budgetMB int) int { return min(limitMB*2/3, budgetMB) }
 
-// within reports whether dir is root or below it, after resolving
+// Within reports whether dir is root or below it, after resolving
 // symlinks in both: a cache folder that is a symlink into the library is
 // inside the library.
-func within(dir, root string) bool {
+func Within(dir, root string) bool {
 	d, err1 := resolve(dir)
 	r, err2 := resolve(root)
 	if err1 != nil || err2 != nil {
