@@ -3,6 +3,7 @@ package transform
 /*
 #cgo pkg-config: vips
 #include <vips/vips.h>
+#include <vips/vector.h>
 */
 import "C"
 
@@ -26,6 +27,25 @@ func vipsImage(r *vips.ImageRef) *C.VipsImage {
 	}
 	return (*C.VipsImage)(unsafe.Pointer(f.Pointer()))
 }
+
+// disableVectors turns off libvips' run-time SIMD compiler (liborc).
+// Debian bookworm's orc 0.4.33 frees compiled programs without a lock: with
+// several requests building and dropping small resizes at once (the index
+// scan's placeholders over 100k small photos), orc_code_free corrupted the
+// C heap within seconds (SIGSEGV, "free(): invalid pointer"). imgproxy
+// disables it for the same reason; the C paths cost little (BENCHMARKS.md).
+func disableVectors() { setVectors(false) }
+
+func setVectors(on bool) {
+	v := C.gboolean(C.FALSE)
+	if on {
+		v = C.TRUE
+	}
+	C.vips_vector_set_enabled(v)
+}
+
+// VectorsEnabled reports whether liborc is in use, for a test.
+func VectorsEnabled() bool { return C.vips_vector_isenabled() != 0 }
 
 // killer stops libvips' evaluation of the image it watches when ctx ends:
 // libvips checks an image's kill flag each time a region of it is

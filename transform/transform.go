@@ -144,6 +144,7 @@ func Startup(concurrency int, logger *slog.Logger) {
 			MaxCacheMem:      0,
 			MaxCacheSize:     0,
 		})
+		disableVectors()
 	})
 }
 
