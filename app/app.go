@@ -48,7 +48,8 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*App, error) {
 		JPEGQuality: cfg.JPEGQuality, JPEGQualitySmall: cfg.JPEGQualitySmall, MaxMegapixels: cfg.MaxMegapixels,
 		Crop: cfg.Crop, Background: &cfg.Background,
 		WebPQuality: cfg.WebPQuality, WebPEffort: cfg.WebPEffort, AVIFQuality: cfg.AVIFQuality, AVIFEffort: cfg.AVIFEffort,
-		MaxFrames: cfg.MaxFrames, Budget: decode,
+		HEIFThumbnails: cfg.HEIFThumbnails,
+		MaxFrames:      cfg.MaxFrames, Budget: decode,
 	}
 	tr := transform.New(topts)
 	probe := Probe(cfg.MaxFrames)

@@ -39,6 +39,7 @@ type Config struct {
 	WebPEffort       int           `mapstructure:"webp_effort"`
 	AVIFQuality      int           `mapstructure:"avif_quality"`
 	AVIFEffort       int           `mapstructure:"avif_effort"`
+	HEIFThumbnails   bool          `mapstructure:"heif_thumbnails"`
 	MaxSize          variant.Limit `mapstructure:"max_size"`
 	CustomMax        int           `mapstructure:"custom_max"`
 	Crop             variant.Crop  `mapstructure:"crop"`

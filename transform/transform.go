@@ -61,7 +61,8 @@ type Options struct {
 	// file's embedded thumbnail when it covers the output and shows the
 	// same frame: 25x less CPU (iPhone HEIC tile_224: 47 vs 690 ms), but a
 	// softer picture (SSIM 0.961 vs 0.969 against a full-resolution
-	// rendering, tools/stages), so it is off unless chosen.
+	// rendering, tools/stages). Config key heif_thumbnails, on by default
+	// as in libvips' own thumbnail and imgproxy.
 	HEIFThumbnails bool
 }
 
@@ -91,8 +92,9 @@ const DefaultMaxFrames = 1000
 const SmallEdge = 150
 
 // PipelineVersion changes whenever the pipeline's output for the same input
-// and options changes, so ETags change with it.
-const PipelineVersion = "6"
+// and options changes, so ETags change with it (7: liborc off, whose C
+// paths round differently).
+const PipelineVersion = "7"
 
 // Fingerprint identifies the options in ETags.
 func (o Options) Fingerprint() string {
