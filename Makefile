@@ -36,6 +36,7 @@ fuzz: deps
 	$(GO) test ./thumburl -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./thumburl -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
 	$(GO) test ./xmp -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./accesslog -run '^$$' -fuzz FuzzLine -fuzztime $(FUZZTIME)
 	$(GO) test ./signing -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)

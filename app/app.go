@@ -8,12 +8,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/thumbd/thumbd/accesslog"
 	"github.com/thumbd/thumbd/budget"
 	"github.com/thumbd/thumbd/cache"
 	"github.com/thumbd/thumbd/config"
@@ -147,8 +149,16 @@ func (a *App) Tiers() ([]cache.Tier, error) {
 // Server builds the HTTP server over the index, the transformer and the
 // tiers, with the config's access policy in force. logDropped, if set,
 // counts log lines the log writer had to drop (a metric).
-func (a *App) Server(logDropped func() uint64) (*server.Server, error) {
+func (a *App) Server(logw *accesslog.Writer) (*server.Server, error) {
 	cfg := a.Config
+	var logDropped func() uint64
+	var access io.Writer
+	if logw != nil {
+		logDropped = logw.Dropped
+		if cfg.LogFormat != "text" {
+			access = logw // access lines bypass slog (see server.Options)
+		}
+	}
 	tiers, err := a.Tiers()
 	if err != nil {
 		return nil, err
@@ -176,6 +186,7 @@ func (a *App) Server(logDropped func() uint64) (*server.Server, error) {
 		PosterReserve:  int64(config.FFmpegReserveMB(cfg.FFmpegMemoryMB, cfg.MaxDecodeMB)) << 20,
 		Budget:         a.Budget,
 		LogDropped:     logDropped,
+		AccessJSON:     access,
 		PublicURL:      PublicURL(cfg),
 		PagesNoindex:   cfg.PagesNoindex,
 	}, a.Log)

@@ -142,7 +142,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		log.Warn("ffmpeg not installed: videos stream, but their image sizes (posters) answer 415")
 	}
 	ix := a.Index
-	srv, err := a.Server(logw.Dropped)
+	srv, err := a.Server(logw)
 	if err != nil {
 		return err
 	}

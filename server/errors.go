@@ -101,7 +101,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		stage := "wait"
 		if errors.Is(err, errTooSlow) {
 			stage = "render"
-			if out, _ := c.Get(cacheKey).(string); out == outcomeFailed {
+			if state(c).outcome == outcomeFailed {
 				stage = "remembered"
 			}
 		}
@@ -119,6 +119,5 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
-	c.Set(errKey, err)
 	_ = c.String(status, body+"\n")
 }

@@ -184,10 +184,15 @@ func sizeLabel(s variant.Size) string {
 
 // observe records one request in the latency histogram.
 func (m *metrics) observe(c echo.Context, start time.Time) {
+	st := state(c)
 	route, size := "other", "other"
 	switch c.Path() {
 	case "/t/:hash/:token/:size":
 		route = "thumb"
+		if st.size != "" {
+			size = st.size // parsed by the handler
+			break
+		}
 		name := c.Param("size")
 		for i := 0; i < len(name); i++ {
 			if name[i] == '.' {
@@ -210,7 +215,7 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 			route = r
 		}
 	}
-	outcome, _ := c.Get(cacheKey).(string)
+	outcome := st.outcome
 	if outcome == "" {
 		outcome = "none"
 	}

@@ -306,7 +306,7 @@ func (s *Server) writeBody(c echo.Context, ctype string, body []byte) error {
 	h := c.Response().Header()
 	h.Set("ETag", tag)
 	if etagMatches(c.Request().Header.Get("If-None-Match"), tag) {
-		c.Set(cacheKey, "revalidated")
+		setOutcome(c, "revalidated")
 		return c.NoContent(http.StatusNotModified)
 	}
 	h.Set("Content-Type", ctype)
@@ -333,14 +333,14 @@ func (s *Server) serveVariant(c echo.Context, orig storage.Original, reqSize var
 		for _, src := range s.sources() {
 			if tag := s.etag(orig.Hash, size, f, src); etagMatches(inm, tag) {
 				h.Set("ETag", tag)
-				c.Set(cacheKey, "revalidated")
+				setOutcome(c, "revalidated")
 				return c.NoContent(http.StatusNotModified)
 			}
 		}
 	}
 	img, outcome, err := s.variant(c.Request().Context(), orig, size, f)
 	if outcome != "" {
-		c.Set(cacheKey, outcome)
+		setOutcome(c, outcome)
 	}
 	if err != nil {
 		return err

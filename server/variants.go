@@ -48,6 +48,12 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size varian
 	if e, ok := s.failures.remembered(orig); ok {
 		return nil, outcomeFailed, e.err
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// The request deadline starts here for /t/ (see Server.deadline).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+	}
 
 	type result struct {
 		img     *transform.Image

@@ -62,7 +62,7 @@ func (s *Server) video(c echo.Context) error {
 	h.Set("Content-Type", info.ContentType)
 	// The hash names the bytes: a strong validator for If-Range and 304s.
 	h.Set("ETag", `"`+hash+`"`)
-	c.Set(cacheKey, "stream")
+	setOutcome(c, "stream")
 	if im := c.Request().Header.Get("If-Match"); im != "" && !ifMatch(im, `"`+hash+`"`) {
 		// Answered here, not by ServeContent, whose 412 has no body.
 		return c.String(http.StatusPreconditionFailed, "precondition failed\n")
