@@ -328,8 +328,6 @@ func (s *Server) open(c echo.Context, hash, name, token string) (storage.Origina
 		h["Cache-Control"] = immutable // shared: never appended to
 	} else {
 		h.Set("Cache-Control", s.cacheControl(expires))
-	}
-	if !expires.IsZero() {
 		h.Set("Expires", expires.UTC().Format(http.TimeFormat))
 	}
 	return orig, nil
