@@ -111,9 +111,13 @@ start_thumbd() {
   echo "bench: thumbd did not become ready" >&2; tail -20 "$W/thumbd.log" >&2; exit 1
 }
 # start_imgproxy PORT ROOT -> pid in $IPID. Settings equivalent to thumbd's
-# (see the table of differences in the report).
+# (see the table of differences in the report). liborc is off
+# (VIPS_NOVECTOR=1, libvips' own switch) unless IPX_ORC_OFF is empty: thumbd
+# must run without it on this libvips (see transform/kill.go), and so would
+# imgproxy under the same load, so the main table compares like with like.
+IPX_ORC_OFF=1
 start_imgproxy() {
-  env IMGPROXY_BIND=127.0.0.1:$1 IMGPROXY_LOCAL_FILESYSTEM_ROOT="$2" IMGPROXY_KEY=$IPXKEY IMGPROXY_SALT=$IPXSALT \
+  env ${IPX_ORC_OFF:+VIPS_NOVECTOR=1} IMGPROXY_BIND=127.0.0.1:$1 IMGPROXY_LOCAL_FILESYSTEM_ROOT="$2" IMGPROXY_KEY=$IPXKEY IMGPROXY_SALT=$IPXSALT \
     IMGPROXY_QUALITY=83 IMGPROXY_JPEG_PROGRESSIVE=true IMGPROXY_STRIP_METADATA=true IMGPROXY_KEEP_COPYRIGHT=false \
     IMGPROXY_STRIP_COLOR_PROFILE=true IMGPROXY_AUTO_ROTATE=true IMGPROXY_MAX_SRC_RESOLUTION=100 \
     IMGPROXY_MAX_SRC_FILE_SIZE=$((200 << 20)) IMGPROXY_TIMEOUT=30 IMGPROXY_LOG_LEVEL=warn \
@@ -184,7 +188,8 @@ start_imgproxy 18200 "$W/many"
   echo "  (workers = 2 x CPUs = $HI, libvips concurrency 1)."
   echo "- **C**: \`tools/thumbloop\`, vips_thumbnail_buffer + jpegsave Q82 strip (baseline, no"
   echo "  colour management) in a loop on the original in memory, operation cache off,"
-  echo "  min(concurrency, CPUs) threads, one libvips thread each: the plain-libvips floor."
+  echo "  min(concurrency, CPUs) threads, one libvips thread each, liborc off as in both servers:"
+  echo "  the plain-libvips floor."
   echo "- req/s and latency from \`tools/loadgen\` (one Go client, loopback) for ${SECS}s per cell, at least"
   echo "  3 requests; thumbd and imgproxy run back to back in alternating order, the C loop just before."
   echo "  **CPU ms/req** is the server process's user+system CPU time per request (from /proc), which"
@@ -208,6 +213,7 @@ start_imgproxy 18200 "$W/many"
   echo "| differs: concurrent jobs | $CORES (one per CPU) | $HI (2 x CPUs, its default) |"
   echo "| differs: safety work | header pre-parse, decode-memory budget, deadline killer, output metadata check | none of these |"
   echo "| log level (same) | warn | warn |"
+  echo "| liborc (run-time SIMD) | off (\`transform.Startup\`: Debian's orc 0.4.33 races when programs are freed) | off: \`VIPS_NOVECTOR=1\` (same libvips, same race; its default, on, is measured below) |"
   echo
   echo "| file | size | c | C req/s | thumbd req/s | imgproxy req/s | **thumbd / imgproxy** | thumbd / C | thumbd CPU ms/req | imgproxy CPU ms/req | **CPU ratio** (imgproxy / thumbd) | thumbd p50 / p99 ms | imgproxy p50 / p99 ms | bytes thumbd / imgproxy |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -224,7 +230,7 @@ for id in $FILES; do
     ib=$(curl -fsS "$(echo "$iurls" | head -1)" | wc -c)
     for c in 1 "$HI"; do
       cw=$((c < CORES ? c : CORES))
-      base=$(VIPS_CONCURRENCY=1 "$W/thumbloop" "$orig" "$bw" "$bh" "$bmode" "$cw" "$SECS")
+      base=$(VIPS_NOVECTOR=1 VIPS_CONCURRENCY=1 "$W/thumbloop" "$orig" "$bw" "$bh" "$bmode" "$cw" "$SECS")
       if [ $((cell % 2)) -eq 0 ]; then
         ours=$(run_load "$TPID" thumbd "$c" $turls); theirs=$(run_load "$IPID" imgproxy "$c" $iurls)
       else
@@ -247,11 +253,40 @@ done
 metrics=$(curl -fsS "http://127.0.0.1:19081/metrics")
 count() { echo "$metrics" | awk -v c="cache=\"$1\"" '/^thumbd_http_request_duration_seconds_count/ && index($0, "route=\"thumb\"") && index($0, c) { s += $NF } END { printf "%d", s }'; }
 shared=$(count shared); missed=$(count miss); total=$(echo "$metrics" | awk '/^thumbd_http_request_duration_seconds_count/ && index($0, "route=\"thumb\"") { s += $NF } END { printf "%d", s }')
+stop "$IPID"
+# imgproxy at its own default, liborc on, for a few cells: what the SIMD
+# paths are worth on this libvips (thumbd cannot use them safely).
+IPX_ORC_OFF='' start_imgproxy 18202 "$W/many"
+ORC_CELLS="j24:tile_500 j24:fit_1920 j12:fit_1920 png:fit_1920 heic:tile_224"
+: >"$W/orc-rows"
+for cellspec in $ORC_CELLS; do
+  id=${cellspec%%:*}; size=${cellspec#*:}
+  turls=$(sign "$W/many" "$size" 18081 ${COPIES[$id]})
+  iurls=$(ipx_urls 18202 "$size" ${COPIES[$id]})
+  ours=$(run_load "$TPID" thumbd "$HI" $turls); theirs=$(run_load "$IPID" imgproxy-orc "$HI" $iurls)
+  echo "  orc on: $id $size c=$HI" >&2; echo "    thumbd   $ours" >&2; echo "    imgproxy $theirs" >&2
+  tr=$(echo "$ours" | field req_per_s); ir=$(echo "$theirs" | field req_per_s)
+  tc=$(echo "$ours" | field cpu_ms_per_req); ic=$(echo "$theirs" | field cpu_ms_per_req)
+  echo "| $id | $size | $HI | $tr | $ir | **$(ratio "$tr" "$ir")** | $tc | $ic | **$(ratio "$ic" "$tc")** |" >>"$W/orc-rows"
+done
 stop "$TPID"; stop "$IPID"
 {
   echo
   echo "thumbd's own metrics for these requests (admin \`/metrics\`, \`thumbd_http_request_duration_seconds_count\`):"
   echo "**$shared of $total requests shared a job** (cache=\"shared\"); $missed were renders (cache=\"miss\")."
+} >>"$REPORT"
+{
+  echo
+  echo "### imgproxy at its default: liborc on"
+  echo
+  echo "The same cells with imgproxy's own default (libvips' SIMD compiler on), thumbd as above"
+  echo "(liborc off), measured back to back. This is what orc is worth on this libvips; thumbd turns"
+  echo "it off because Debian bookworm's orc 0.4.33 corrupts the heap when two threads free compiled"
+  echo "programs (\`orc_code_free\`; see transform/kill.go), a race inside liborc, not in thumbd's code."
+  echo
+  echo "| file | size | c | thumbd req/s | imgproxy (orc on) req/s | **thumbd / imgproxy** | thumbd CPU ms/req | imgproxy CPU ms/req | **CPU ratio** |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  cat "$W/orc-rows"
 } >>"$REPORT"
 
 # --- 2. peak RSS ------------------------------------------------------------
@@ -262,6 +297,11 @@ start_imgproxy 18201 "$W/many"
 turls=$(sign "$W/many" tile_500 18082 ${COPIES[$rss_id]})
 iurls=$(ipx_urls 18201 tile_500 ${COPIES[$rss_id]})
 tr0=$(awk '/VmRSS/{print $2}' /proc/$TPID/status); ir0=$(awk '/VmRSS/{print $2}' /proc/$IPID/status)
+# thumbd's start-up scan (hash, probe, placeholder of every copy of every
+# file) has its own peak: record it, then reset the high-water marks
+# (clear_refs 5) so the figure below is the 32 requests' alone.
+tscan=$(awk '/VmHWM/{print $2}' /proc/$TPID/status)
+echo 5 >/proc/$TPID/clear_refs; echo 5 >/proc/$IPID/clear_refs
 trun=$("$W/loadgen" -label rss-thumbd -warmup 0 -c 32 -n 32 -d 120s $turls)
 irun=$("$W/loadgen" -label rss-imgproxy -warmup 0 -c 32 -n 32 -d 120s $iurls)
 echo "  thumbd   $trun" >&2; echo "  imgproxy $irun" >&2
@@ -272,12 +312,20 @@ stop "$TPID"; stop "$IPID"
   echo "## Peak memory: 32 concurrent uncached 24 MP requests"
   echo
   echo "32 clients at once, one \`tile_500\` each of the 32 distinct copies of \`$rss_id\`; fresh processes,"
-  echo "thumbd's result cache off. Each server ran alone (thumbd first, then imgproxy)."
+  echo "thumbd's result cache off. Each server ran alone (thumbd first, then imgproxy). Both"
+  echo "processes' high-water marks are reset (\`/proc/PID/clear_refs\` 5) once they are ready, so the"
+  echo "peak is the requests' own."
   echo
   echo "| server | RSS before | **peak RSS (VmHWM)** | wall s for the 32 | answers |"
   echo "|---|---|---|---|---|"
   echo "| thumbd | $((tr0 / 1024)) MiB | **$((tpeak / 1024)) MiB** | $(echo "$trun" | field elapsed) | $(echo "$trun" | sed -n 's/.*statuses=//p') |"
   echo "| imgproxy | $((ir0 / 1024)) MiB | **$((ipeak / 1024)) MiB** | $(echo "$irun" | field elapsed) | $(echo "$irun" | sed -n 's/.*statuses=//p') |"
+  echo
+  echo "thumbd's start-up scan of the same folder ($(ls "$W/many" | wc -l) files: every copy of every file above,"
+  echo "hashed, probed and given a placeholder on index_workers = $CORES) peaked at $((tscan / 1024)) MiB before the reset."
+  echo "The progressive JPEGs set that peak: libjpeg keeps every DCT coefficient of a progressive"
+  echo "file until its last scan whatever the scale (about 150 MiB for 24 MP), and the decode budget"
+  echo "(\`max_decode_mb\`) counts exactly that, so it bounds the scan as it bounds requests."
 } >>"$REPORT"
 
 # --- 3. stages --------------------------------------------------------------
@@ -321,23 +369,25 @@ hit_thumbd() { # LOGLEVEL -> "req/s p50 p99" for hits, then for 304s
   echo "$(wrkrun "$url" | wrkfield) $(wrkrun -H "If-None-Match: $etag" "$url" | wrkfield)"
   stop "$TPID"
 }
-plain() { # MODE -> "req/s p50 p99"
-  "$W/plainserve" -listen 127.0.0.1:18090 -file "$W/body.jpg" -log "$1" 2>"$W/plain-$1.log" >"$W/plain-$1.out" &
+plain() { # MODE [HEADERFILE] -> "req/s p50 p99"
+  "$W/plainserve" -listen 127.0.0.1:18090 -file "$W/body.jpg" -log "$1" -headers "${2:-}" 2>"$W/plain-$1.log" >"$W/plain-$1.out" &
   local p=$!; PIDS+=("$p")
   for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:18090/x 2>/dev/null && break; sleep 0.05; done
   kill -0 "$p" || { echo "bench: plainserve did not start" >&2; exit 1; }
   wrkrun http://127.0.0.1:18090/x | wrkfield
   stop "$p"
 }
-# The body first (plainserve serves thumbd's exact bytes).
+# The body and headers first (plainserve serves thumbd's exact bytes, and
+# in one row thumbd's response headers too).
 start_thumbd 18083 19083 "$hitdir" 256 warn
-curl -fsS -o "$W/body.jpg" "$(sign "$hitdir" tile_500 18083 "$hitname")"
+curl -fsS -o "$W/body.jpg" -D "$W/hit-headers" "$(sign "$hitdir" tile_500 18083 "$hitname")"
 stop "$TPID"
 p1=$(plain off)
 on=$(hit_thumbd info)
 off=$(hit_thumbd warn)
 psync=$(plain sync)
 pasync=$(plain async)
+phdr=$(plain async "$W/hit-headers")
 p2=$(plain off)
 plainv=$(echo "$p1 $p2" | awk '{ printf "%.2f %.2f %.2f", ($1 + $4) / 2, ($2 + $5) / 2, ($3 + $6) / 2 }')
 col() { echo "$1" | awk -v i="$2" '{print $i}'; }
@@ -352,13 +402,16 @@ hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "
   echo "and last and averaged. thumbd runs its full path: routing, token HMAC, index lookup, memory"
   echo "cache, headers, metrics, and the access log (one JSON line per request to stderr, here a file)"
   echo "at \`log_level: info\` (the default) or none at \`warn\`. plainserve with \`-log sync\` writes the"
-  echo "same kind of line straight to stderr, with \`-log async\` through the new \`accesslog\` writer."
+  echo "same kind of line straight to stderr, with \`-log async\` through the new \`accesslog\` writer;"
+  echo "with \`-headers\` it also sends the header lines of thumbd's own answer (saved with curl -D:"
+  echo "ETag, Cache-Control, CSP, nosniff, CORP, Vary, ...), which is what net/http charges for them."
   echo
   echo "| what | req/s | **ratio to plain** | p50 ms | p99 ms | p99 / plain p99 |"
   echo "|---|---|---|---|---|---|"
   hitrow "plain net/http" "$plainv" 1
   hitrow "plain + access line, sync" "$psync" 1
   hitrow "plain + access line, accesslog (async)" "$pasync" 1
+  hitrow "plain + async line + thumbd's $(grep -c ':' "$W/hit-headers") response headers" "$phdr" 1
   hitrow "thumbd hit, access log on (default)" "$on" 1
   hitrow "thumbd hit, access log off" "$off" 1
   hitrow "thumbd 304, access log on" "$on" 4
@@ -456,6 +509,7 @@ say "summary"
        END { printf "| (CPU per request, imgproxy / thumbd; > 1 = thumbd cheaper) | lowest %s (%s) | |\n", min, at }' "$W/ratios"
   r=$(ratio "$(col "$on" 1)" "$(col "$plainv" 1)")
   echo "| hits >= 0.9x plain net/http, access log on | $r | $(awk -v r="$r" 'BEGIN { print (r >= 0.9 ? "yes" : "**no**") }') |"
+  echo "| (bound: plain + async line + thumbd's headers, against plain) | $(ratio "$(col "$phdr" 1)" "$(col "$plainv" 1)"); thumbd against it: $(ratio "$(col "$on" 1)" "$(col "$phdr" 1)") | |"
   r=$(ratio "$(col "$on" 3)" "$(col "$plainv" 3)")
   echo "| hit p99 <= 2x plain p99 at 32 connections | $r x ($(col "$on" 3) ms vs $(col "$plainv" 3) ms) | $(awk -v r="$r" 'BEGIN { print (r <= 2 ? "yes" : "**no**") }') |"
   echo "| peak RSS, 32 x 24 MP uncached <= imgproxy's | $((tpeak / 1024)) MiB vs $((ipeak / 1024)) MiB | $([ "$tpeak" -le "$ipeak" ] && echo yes || echo '**no**') |"

@@ -3,10 +3,13 @@
 // With -log it also writes one slog JSON access line per request to
 // stderr, like thumbd's, either directly (sync: a write syscall per line)
 // or through accesslog's buffered writer (async), so the bench can show
-// what the line itself costs.
+// what the line itself costs. With -headers it sends the header lines of
+// a saved response too (curl -D of a thumbd hit), so the bench can show
+// what thumbd's security and caching headers cost net/http itself.
 package main
 
 import (
+	"bufio"
 	"flag"
 	"io"
 	"log"
@@ -15,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,8 +29,13 @@ func main() {
 	addr := flag.String("listen", "127.0.0.1:18090", "address (loopback)")
 	file := flag.String("file", "", "body to serve")
 	mode := flag.String("log", "off", "access log: off, sync or async")
+	headers := flag.String("headers", "", "file of response header lines to send (curl -D format)")
 	flag.Parse()
 	body, err := os.ReadFile(*file)
+	if err != nil {
+		log.Fatal(err)
+	}
+	extra, err := readHeaders(*headers)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,8 +56,12 @@ func main() {
 	n := strconv.Itoa(len(body))
 	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rw.Header().Set("Content-Type", "image/jpeg")
-		rw.Header().Set("Content-Length", n)
+		hd := rw.Header()
+		for k, v := range extra {
+			hd[k] = v // shared slices, as thumbd does: never appended to
+		}
+		hd.Set("Content-Type", "image/jpeg")
+		hd.Set("Content-Length", n)
 		_, _ = rw.Write(body)
 		if logger != nil {
 			logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", 200, "bytes", len(body),
@@ -67,4 +80,31 @@ func main() {
 		}()
 	}
 	log.Fatal(http.ListenAndServe(*addr, h))
+}
+
+// readHeaders reads "Key: value" lines from a saved response, without the
+// status line and the headers net/http writes itself.
+func readHeaders(path string) (http.Header, error) {
+	h := http.Header{}
+	if path == "" {
+		return h, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimRight(sc.Text(), "\r"), ":")
+		if !ok || strings.HasPrefix(k, "HTTP/") {
+			continue
+		}
+		switch k = http.CanonicalHeaderKey(strings.TrimSpace(k)); k {
+		case "Date", "Content-Length", "Content-Type":
+			continue
+		}
+		h[k] = append(h[k], strings.TrimSpace(v))
+	}
+	return h, sc.Err()
 }
