@@ -166,15 +166,18 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	log.Info("index ready", "files", st.Files, "bytes", st.Bytes, "hashed", st.Hashed, "reused", st.Reused, "skipped", st.Skipped,
 		"too_large", st.TooLarge, "seconds", st.Duration.Seconds())
-	saveIndex := func() {
-		if cfg.IndexFile == "" {
+	saveIndex := func(st storage.Stats) {
+		if cfg.IndexFile == "" || !st.Changed {
+			// Unchanged: the file on disk already says all this (a restart
+			// over 100k files would spend a third of its time rewriting it).
 			return
 		}
 		if err := ix.SaveIndexFile(cfg.IndexFile); err != nil {
 			log.Warn("index file not written", "err", err)
 		}
 	}
-	saveIndex()
+	saveIndex(st)
+	transform.ReleaseMemory()
 	rendered := prerender(ctx, cfg, srv, log)
 	go ix.Watch(ctx, cfg.RescanInterval, cfg.Inotify, cfg.IndexWorkers, func(st storage.Stats, err error) {
 		if err != nil {
@@ -182,8 +185,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 			return
 		}
 		log.Info("rescan", "files", st.Files, "hashed", st.Hashed, "reused", st.Reused, "seconds", st.Duration.Seconds())
-		saveIndex()
+		saveIndex(st)
 		if st.Hashed > 0 {
+			transform.ReleaseMemory()
 			rendered()
 		}
 	})

@@ -129,9 +129,11 @@ func helmArgs(args []string, values string) []string {
 
 func runHelm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	// Built (minutes on a fresh machine) before the clock of one run starts.
+	bin := helm(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, helm(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	// No repositories, plugins or caches of the user's: helm's own
 	// folders live in the test's temp dir.
 	home := t.TempDir()

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ func TestIndexFileSkipsUnchangedFiles(t *testing.T) {
 
 	first := openIx(t, dir)
 	st, err := first.Scan(ctx, 2)
-	if err != nil || st.Hashed != 3 || st.Reused != 0 {
+	if err != nil || st.Hashed != 3 || st.Reused != 0 || !st.Changed {
 		t.Fatalf("first scan: %+v, %v", st, err)
 	}
 	if err := first.SaveIndexFile(idx); err != nil {
@@ -58,8 +60,8 @@ func TestIndexFileSkipsUnchangedFiles(t *testing.T) {
 		t.Fatalf("load: %d entries, %v", n, err)
 	}
 	st, err = second.Scan(ctx, 2)
-	if err != nil || st.Hashed != 0 || st.Reused != 3 || st.Files != 3 {
-		t.Fatalf("restart scan: %+v, %v; want 0 hashed, 3 reused", st, err)
+	if err != nil || st.Hashed != 0 || st.Reused != 3 || st.Files != 3 || st.Changed {
+		t.Fatalf("restart scan: %+v, %v; want 0 hashed, 3 reused, unchanged", st, err)
 	}
 
 	// One file changes: only it is hashed again, under its new hash.
@@ -70,8 +72,15 @@ func TestIndexFileSkipsUnchangedFiles(t *testing.T) {
 	third := openIx(t, dir)
 	third.LoadIndexFile(idx)
 	st, err = third.Scan(ctx, 2)
-	if err != nil || st.Hashed != 1 || st.Reused != 2 {
+	if err != nil || st.Hashed != 1 || st.Reused != 2 || !st.Changed {
 		t.Fatalf("after a change: %+v, %v; want 1 hashed, 2 reused", st, err)
+	}
+	// One file goes away: nothing to hash, but the index file is stale.
+	os.Remove(filepath.Join(dir, "dice.png"))
+	fourth := openIx(t, dir)
+	fourth.LoadIndexFile(idx)
+	if st, err = fourth.Scan(ctx, 2); err != nil || st.Hashed != 1 || st.Reused != 1 || !st.Changed {
+		t.Fatalf("after a removal: %+v, %v", st, err)
 	}
 	h := hashFile(t, dir, "cops.jpg")
 	if o, err := third.Lookup(ctx, h); err != nil || o.Path != "cops.jpg" {
@@ -151,4 +160,36 @@ func hashFile(t *testing.T, dir, rel string) string {
 	}
 	sum := sha1.Sum(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// The walk descends into folders (not hidden ones), and a restart reuses
+// entries found in them.
+func TestIndexFileNestedFolders(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"2024/01", "2024/02", ".thumbs"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	copyTo(t, filepath.Join(dir, "2024", "01"), "cops.jpg")
+	copyTo(t, filepath.Join(dir, "2024", "02"), "dice.png")
+	copyTo(t, filepath.Join(dir, ".thumbs"), "Landscape_1.jpg")
+	copyTo(t, dir, "Landscape_1.jpg")
+	idx := filepath.Join(t.TempDir(), "index.jsonl")
+	first := openIx(t, dir)
+	if st, err := first.Scan(context.Background(), 2); err != nil || st.Hashed != 3 || st.Files != 3 {
+		t.Fatalf("first scan: %+v, %v", st, err)
+	}
+	first.SaveIndexFile(idx)
+	second := openIx(t, dir)
+	second.LoadIndexFile(idx)
+	if st, err := second.Scan(context.Background(), 2); err != nil || st.Reused != 3 || st.Hashed != 0 || st.Changed {
+		t.Fatalf("restart: %+v, %v", st, err)
+	}
+	var paths []string
+	for _, o := range second.All() {
+		paths = append(paths, o.Path)
+	}
+	sort.Strings(paths)
+	if want := []string{"2024/01/cops.jpg", "2024/02/dice.png", "Landscape_1.jpg"}; !slices.Equal(paths, want) {
+		t.Fatalf("paths %v, want %v", paths, want)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -117,6 +118,10 @@ type Stats struct {
 	Reused   int // files whose size, mtime, ctime, inode and device matched a known entry
 	TooLarge int // image files over max_file_mb, not read at all
 	Duration time.Duration
+	// Changed says the known entries differ from the previous scan's (or
+	// the loaded index file's): something was hashed, or a file went away.
+	// An index file needs writing again only then.
+	Changed bool
 }
 
 // imageExts are the file types indexed; everything else is ignored.
@@ -253,42 +258,8 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	var paths []string
-	tooLarge := 0
-	err := fs.WalkDir(ix.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			ix.log.Warn("index: cannot read", "path", p, "err", errors.Unwrap(err))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		name := d.Name()
-		if p != "." && strings.HasPrefix(name, ".") {
-			// Hidden files and folders (.git, .thumbs, ._AppleDouble) are not photos.
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !IsMediaName(name) {
-			return nil
-		}
-		if ix.maxFileSize > 0 && IsImageName(name) {
-			// Never read a file only to refuse it later: a 10 GB file
-			// would delay readiness by the time it takes to hash it.
-			if fi, err := d.Info(); err == nil && fi.Size() > ix.maxFileSize {
-				tooLarge++
-				ix.log.Warn("index: skipped, larger than max_file_mb", "path", p, "bytes", fi.Size())
-				return nil
-			}
-		}
-		paths = append(paths, p)
-		return nil
-	})
-	if err != nil {
-		return Stats{}, fmt.Errorf("walk %s: %w", ix.dir, err)
-	}
+	w := ix.walk()
+	paths := w.paths
 
 	type result struct {
 		o      Original
@@ -324,10 +295,38 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	byHash := make(map[string]Original, len(paths))
-	known := make(map[string]Original, len(paths)) // every path hashed, duplicates too
-	st := Stats{TooLarge: tooLarge}
-	var done atomic.Int64
+	total := len(w.reused) + len(paths)
+	byHash := make(map[string]Original, total)
+	known := make(map[string]Original, total) // every path hashed, duplicates too
+	st := Stats{TooLarge: w.tooLarge}
+	add := func(r result) {
+		if r.err != nil {
+			st.Skipped++
+			ix.log.Warn("index: skipped", "err", r.err)
+			return
+		}
+		if r.reused {
+			st.Reused++
+		} else {
+			st.Hashed++
+		}
+		known[r.o.Path] = r.o
+		if prev, dup := byHash[r.o.Hash]; dup {
+			// Same bytes at two paths: keep the first by path so every
+			// replica serves the same file.
+			if prev.Path < r.o.Path {
+				return
+			}
+		} else {
+			st.Files++
+			st.Bytes += r.o.Size
+		}
+		byHash[r.o.Hash] = r.o
+	}
+	for _, o := range w.reused {
+		add(result{o: o, reused: true})
+	}
+	done := len(w.reused)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
@@ -336,33 +335,12 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 			if !ok {
 				goto finished
 			}
-			done.Add(1)
-			if r.err != nil {
-				st.Skipped++
-				ix.log.Warn("index: skipped", "err", r.err)
-				continue
-			}
-			if r.reused {
-				st.Reused++
-			} else {
-				st.Hashed++
-			}
-			known[r.o.Path] = r.o
-			if prev, dup := byHash[r.o.Hash]; dup {
-				// Same bytes at two paths: keep the first by path so every
-				// replica serves the same file.
-				if prev.Path < r.o.Path {
-					continue
-				}
-			} else {
-				st.Files++
-				st.Bytes += r.o.Size
-			}
-			byHash[r.o.Hash] = r.o
+			done++
+			add(r)
 		case <-tick.C:
-			ix.log.Info("index: progress", "done", done.Load(), "of", len(paths))
+			ix.log.Info("index: progress", "done", done, "of", total)
 			if ix.progress != nil {
-				ix.progress(int(done.Load()), len(paths))
+				ix.progress(done, total)
 			}
 		}
 	}
@@ -372,6 +350,7 @@ finished:
 	}
 	st.Duration = time.Since(start)
 	ix.mu.Lock()
+	st.Changed = st.Hashed > 0 || len(known) != len(ix.known) || ix.knownPlaceholders != ix.placeholders
 	ix.byHash = byHash
 	ix.known = known
 	ix.knownPlaceholders = ix.placeholders
@@ -379,7 +358,7 @@ finished:
 	ix.version.Add(1)
 	ix.mu.Unlock()
 	if ix.progress != nil {
-		ix.progress(len(paths), len(paths))
+		ix.progress(total, total)
 	}
 	return st, nil
 }
@@ -388,6 +367,20 @@ finished:
 // what they were when it was hashed (a rescan or a restart with an index
 // file then costs a stat, not a read).
 func (ix *Index) unchanged(p string) (Original, bool) {
+	o, ok := ix.reusable(p)
+	if !ok {
+		return Original{}, false
+	}
+	fi, err := ix.root.Stat(p)
+	if err != nil || !o.matches(fi) {
+		return Original{}, false
+	}
+	return o, true
+}
+
+// reusable returns the known entry for p, unless there is none or it must
+// be probed again.
+func (ix *Index) reusable(p string) (Original, bool) {
 	ix.mu.RLock()
 	o, ok := ix.known[p]
 	withPlaceholders := ix.knownPlaceholders
@@ -400,11 +393,81 @@ func (ix *Index) unchanged(p string) (Original, bool) {
 		// placeholders: hash it again so it gains them.
 		return Original{}, false
 	}
-	fi, err := ix.root.Stat(p)
-	if err != nil || !o.matches(fi) {
-		return Original{}, false
-	}
 	return o, true
+}
+
+// walked is what a walk of the originals found.
+type walked struct {
+	paths    []string   // media files to hash (or look at again) in the workers
+	reused   []Original // known entries whose file the walk found unchanged
+	tooLarge int
+}
+
+// walk lists the media files under the root, sorted by path within each
+// folder, skipping hidden files and folders. A file with a known entry is
+// checked on the way against the lstat that reading a folder inside an
+// os.Root makes of every entry anyway (fstatat on the folder's handle): a
+// restart over 100k indexed files then costs no further system call per
+// file, where a Root.Stat in the workers was an open, a stat and a close
+// each. A file that does not match (changed, or a symlink) goes to the
+// workers as before.
+func (ix *Index) walk() walked {
+	var w walked
+	ix.walkDir(".", &w)
+	return w
+}
+
+// walkDir lists one folder, closes it, then descends: the walk holds one
+// descriptor whatever the depth.
+func (ix *Index) walkDir(rel string, w *walked) {
+	f, err := ix.root.Open(rel)
+	if err != nil {
+		ix.log.Warn("index: cannot read", "path", rel, "err", errors.Unwrap(err))
+		return
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		// What was read is still walked.
+		ix.log.Warn("index: cannot read", "path", rel, "err", errors.Unwrap(err))
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	var subdirs []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			// Hidden files and folders (.git, .thumbs, ._AppleDouble) are not photos.
+			continue
+		}
+		p := path.Join(rel, name)
+		if e.IsDir() {
+			subdirs = append(subdirs, p)
+			continue
+		}
+		if !IsMediaName(name) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			w.paths = append(w.paths, p) // the workers report it
+			continue
+		}
+		if ix.maxFileSize > 0 && IsImageName(name) && fi.Size() > ix.maxFileSize {
+			// Never read a file only to refuse it later: a 10 GB file
+			// would delay readiness by the time it takes to hash it.
+			w.tooLarge++
+			ix.log.Warn("index: skipped, larger than max_file_mb", "path", p, "bytes", fi.Size())
+			continue
+		}
+		if o, ok := ix.reusable(p); ok && o.matches(fi) {
+			w.reused = append(w.reused, o)
+			continue
+		}
+		w.paths = append(w.paths, p)
+	}
+	for _, d := range subdirs {
+		ix.walkDir(d, w)
+	}
 }
 
 // hashFile opens p through the root (so escaping symlinks fail) and hashes

@@ -2,5 +2,10 @@
 
 package transform
 
+import "runtime/debug"
+
 // LimitArenas is a no-op off glibc (see malloc_linux.go).
 func LimitArenas() {}
+
+// ReleaseMemory returns Go's free heap to the system (see malloc_linux.go).
+func ReleaseMemory() { debug.FreeOSMemory() }
