@@ -160,6 +160,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		defer stopAdmin()
 	}
 
+	transform.MallocForScan()
 	st, err := a.Scan(ctx)
 	if err != nil {
 		return err
@@ -178,6 +179,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	saveIndex(st)
 	transform.ReleaseMemory()
+	transform.MallocForServe()
 	rendered := prerender(ctx, cfg, srv, log)
 	go ix.Watch(ctx, cfg.RescanInterval, cfg.Inotify, cfg.IndexWorkers, func(st storage.Stats, err error) {
 		if err != nil {
