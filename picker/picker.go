@@ -75,6 +75,10 @@ type view struct {
 	byHash  map[string]int
 	folders []count
 	months  []count
+	// Per photo, what a search compares, computed once per index version
+	// (a name search over 1M photos lowercased every path on every query:
+	// 323 ms and 1M allocations per page).
+	lower, folder, month []string
 }
 
 type count struct {
@@ -109,11 +113,15 @@ func build(all []storage.Original) *view {
 		return a.Path < b.Path
 	})
 	folders, months := map[string]int{}, map[string]int{}
+	n := len(v.photos)
+	v.lower, v.folder, v.month = make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range v.photos {
 		v.byHash[o.Hash] = i
-		folders[folderOf(o.Path)]++
+		v.lower[i], v.folder[i] = strings.ToLower(o.Path), folderOf(o.Path)
+		folders[v.folder[i]]++
 		if !o.Taken.IsZero() {
-			months[o.Taken.Format("2006-01")]++
+			v.month[i] = o.Taken.Format("2006-01")
+			months[v.month[i]]++
 		}
 	}
 	for f, n := range folders {
@@ -179,18 +187,18 @@ func (p *Page) Search(q, folder, month string, page int) Result {
 	q = strings.ToLower(strings.TrimSpace(q))
 	res := Result{Query: q, Folder: folder, Month: month, Page: max(page, 1)}
 	start := (res.Page - 1) * PerPage
-	for _, o := range v.photos {
-		if folder != "" && folderOf(o.Path) != folder {
+	for i := range v.photos {
+		if folder != "" && v.folder[i] != folder {
 			continue
 		}
-		if month != "" && (o.Taken.IsZero() || o.Taken.Format("2006-01") != month) {
+		if month != "" && v.month[i] != month {
 			continue
 		}
-		if q != "" && !strings.Contains(strings.ToLower(o.Path), q) {
+		if q != "" && !strings.Contains(v.lower[i], q) {
 			continue
 		}
 		if res.Total >= start && res.Total < start+PerPage {
-			res.Photos = append(res.Photos, o)
+			res.Photos = append(res.Photos, v.photos[i])
 		}
 		res.Total++
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,12 +139,17 @@ func TestBasicAuth(t *testing.T) {
 }
 
 // BenchmarkSearchPage is one results page (search, filter, page, sign 48
-// tiles) over 100k photos: go test ./picker -bench SearchPage
+// tiles) over 100k photos, or THUMBD_PICKER_N of them (make bench: 1M):
+// go test ./picker -run '^$' -bench SearchPage
 func BenchmarkSearchPage(b *testing.B) {
-	p := page(b, 100_000)
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("THUMBD_PICKER_N")); err == nil && v > 0 {
+		n = v
+	}
+	p := page(b, n)
 	for _, q := range []struct{ name, url string }{
 		{"first-page", "/links/"},
-		{"deep-page", "/links/?page=1500"},
+		{"deep-page", fmt.Sprintf("/links/?page=%d", n/picker.PerPage*3/4)},
 		{"name-search", "/links/?q=IMG_0999"},
 		{"folder", "/links/?folder=folder42&page=3"},
 	} {

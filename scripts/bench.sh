@@ -491,6 +491,20 @@ if [ "$NINDEX" -gt 0 ]; then
   } >>"$REPORT"
   rm -rf "$lib"
   echo "$tready" >"$W/tready"
+  # The picker's results page over 1M photos (search, filter, page, 48
+  # signed tiles), in process: picker.BenchmarkSearchPage.
+  say "picker (1000000 photos)"
+  pk=$(THUMBD_PICKER_N=1000000 go test ./picker -run '^$' -bench SearchPage -benchtime 20x -benchmem 2>&1) ||
+    { echo "$pk" >&2; exit 1; }
+  {
+    echo
+    echo "Picker, one results page over 1000000 photos (search or filter, page, 48 signed tiles;"
+    echo "\`go test ./picker -bench SearchPage\` with THUMBD_PICKER_N=1000000, 20 pages each):"
+    echo
+    echo "| query | ms per page | allocations |"
+    echo "|---|---|---|"
+    echo "$pk" | awk '/^BenchmarkSearchPage\// { split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); printf "| %s | %.1f | %s |\n", a[2], $3 / 1e6, $7 }'
+  } >>"$REPORT"
 fi
 
 # --- targets ----------------------------------------------------------------
