@@ -445,15 +445,20 @@ if [ "$NINDEX" -gt 0 ]; then
   tidx=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
   # Restart with the index file: time from exec to /readyz 200.
   mkdir -p "$W/empty"
-  start_thumbd 18084 19084 "$W/empty" 0 warn
-  sleep 1
+  # Memory is read at rest: after the catch-up rescan that follows the
+  # start-up scan, with a forced GC (pprof's heap?gc=1), so its garbage
+  # is not counted per file.
+  start_thumbd 18084 19084 "$W/empty" 0 warn THUMBD_PPROF=true
+  sleep 3
+  curl -fsS -o /dev/null "http://127.0.0.1:19084/debug/pprof/heap?gc=1"
   rss0=$(awk '/VmRSS/{print $2}' /proc/$TPID/status)
   heap0=$(curl -fsS http://127.0.0.1:19084/metrics | awk '/^go_memstats_heap_inuse_bytes/{print $2}')
   stop "$TPID"
   t=$(date +%s.%N)
-  start_thumbd 18084 19084 "$lib" 0 warn THUMBD_INDEX_FILE="$idxfile"
+  start_thumbd 18084 19084 "$lib" 0 warn THUMBD_INDEX_FILE="$idxfile" THUMBD_PPROF=true
   tready=$(echo "$(date +%s.%N) $t" | awk '{printf "%.2f", $1 - $2}')
-  sleep 1
+  sleep 3
+  curl -fsS -o /dev/null "http://127.0.0.1:19084/debug/pprof/heap?gc=1"
   rss1=$(awk '/VmRSS/{print $2}' /proc/$TPID/status)
   m=$(curl -fsS http://127.0.0.1:19084/metrics)
   heap1=$(echo "$m" | awk '/^go_memstats_heap_inuse_bytes/{print $2}')
@@ -485,7 +490,7 @@ if [ "$NINDEX" -gt 0 ]; then
     echo "\`thumbd index\` / sha1sum ($CORES processes): $(ratio "$tsha" "$tidx") of the read+hash rate; peak RSS of \`thumbd index\`:"
     echo "$(($(cat "$W/index.rss") / 1024)) MiB. $(cat "$W/index.out" | sed "s|$W/||")"
     echo
-    echo "Memory per indexed file (serve, ready, $nfiles files, against the same binary on an empty folder):"
+    echo "Memory per indexed file (serve, at rest 3 s after ready and a forced GC, $nfiles files, against the same binary on an empty folder):"
     echo "RSS $(awk -v a="$rss1" -v b="$rss0" -v n="$NINDEX" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') bytes/file, Go heap in use"
     echo "$(awk -v a="$heap1" -v b="$heap0" -v n="$NINDEX" 'BEGIN { printf "%.0f", (a - b) / n }') bytes/file; index file $(($(stat -c %s "$idxfile") / NINDEX)) bytes/file."
   } >>"$REPORT"
