@@ -55,13 +55,10 @@ func loadBuffer(src []byte, typ vips.ImageType, p *vips.ImportParams) (*vips.Ima
 // on decode") falls back to the primary image, which decides whether the
 // file is damaged.
 func heifThumbnail(k *killer, src []byte, typ vips.ImageType, w, h int, s variant.Size, crop vips.Interesting, sizing vips.Size, embedded bool) (*vips.ImageRef, error) {
-	buf := heifBuffer(src, typ)
 	if embedded {
-		if tw, th := heifThumbSize(buf, w); tw > 0 && coversOutput(tw, th, s, crop, sizing) && sameFrame(w, h, tw, th) {
-			img, err := heifEmbedded(k, buf, s, crop, sizing)
-			if err == nil || k.stopped() {
-				return img, err
-			}
+		img, err := heifEmbedded(k, heifBuffer(src, typ), w, h, s, crop, sizing)
+		if img != nil || (err != nil && k.stopped()) {
+			return img, err
 		}
 	}
 	img, err := loadHEIFSequential(src)
@@ -76,31 +73,26 @@ func heifThumbnail(k *killer, src []byte, typ vips.ImageType, w, h int, s varian
 	return img, nil
 }
 
-// heifThumbSize is the size of the embedded thumbnail libvips would use
-// (its first, upright), or 0, 0 if there is none smaller than the
-// primary image of width w. Reading it costs a header parse, no decoding.
-func heifThumbSize(buf []byte, w int) (int, int) {
+// heifEmbedded thumbnails the embedded thumbnail libvips would use (its
+// first, upright) for a primary image of w x h, or returns nil, nil when
+// there is none that qualifies. The item is loaded once: its header says
+// whether it qualifies, and the same image is then decoded (loading it
+// twice, once to look and once to use, was 12 of 64 ms per iPhone HEIC
+// tile_224; docs/perf-notes.md). A thumbnail libheif cannot decode is
+// found here, not by the encoder, and reported as an error.
+func heifEmbedded(k *killer, buf []byte, w, h int, s variant.Size, crop vips.Interesting, sizing vips.Size) (*vips.ImageRef, error) {
 	p := importParams()
 	p.HeifThumbnail.Set(true)
 	img, err := vips.LoadImageFromBuffer(buf, p)
 	if err != nil {
-		return 0, 0
+		return nil, nil // the primary image decides whether the file is damaged
 	}
-	defer img.Close()
-	if img.Width() >= w {
-		return 0, 0 // no thumbnail: libvips loads the primary image
-	}
-	return img.Width(), img.Height()
-}
-
-// heifEmbedded decodes the embedded thumbnail (now: one that libheif
-// cannot decode is found here, not by the encoder) and thumbnails it.
-func heifEmbedded(k *killer, buf []byte, s variant.Size, crop vips.Interesting, sizing vips.Size) (*vips.ImageRef, error) {
-	p := importParams()
-	p.HeifThumbnail.Set(true)
-	img, err := vips.LoadImageFromBuffer(buf, p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+	tw, th := img.Width(), img.Height()
+	// No thumbnail (libvips loaded the primary image), or one that would
+	// be enlarged or shows another frame.
+	if tw >= w || !coversOutput(tw, th, s, crop, sizing) || !sameFrame(w, h, tw, th) {
+		img.Close()
+		return nil, nil
 	}
 	// Random access: the small decoded item stays in memory, so the
 	// encoder reads it again from there.

@@ -117,7 +117,8 @@ func TestHEIFRealFiles(t *testing.T) {
 // boxes; the pipeline must not apply the tag again, on any route.
 func TestHEIFOrientation(t *testing.T) {
 	dir := t.TempDir()
-	heic := func(n int) []byte {
+	// t is the subtest's: a failure inside it must not FailNow the parent.
+	heic := func(t *testing.T, n int) []byte {
 		out := filepath.Join(dir, fmt.Sprintf("l%d.heic", n))
 		if _, err := os.Stat(out); err != nil {
 			heifTool(t, "heif-enc", "-q", "60", "-t", "320", "-o", out, filepath.Join("../testdata/photos", fmt.Sprintf("Landscape_%d.jpg", n)))
@@ -142,7 +143,7 @@ func TestHEIFOrientation(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%d/embedded=%v", sz, n, embedded), func(t *testing.T) {
 					opts := defaultOpts
 					opts.HEIFThumbnails = embedded
-					img, err := run(t, opts, heic(n), sz, variant.JPEG)
+					img, err := run(t, opts, heic(t, n), sz, variant.JPEG)
 					if err != nil {
 						t.Fatal(err)
 					}
