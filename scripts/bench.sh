@@ -17,7 +17,8 @@
 # Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_OUT,
 # BENCH_FILES (ids, default all: j24 j24p j12 j16p png heic webp),
 # BENCH_SIZES (default "tile_500 tile_224 fit_1920"), BENCH_INDEX_FILES
-# (default 100000, 0 = skip), BENCH_IMGPROXY (path to a built imgproxy;
+# (default 100000, 0 = skip), BENCH_HIT_ROUNDS (cache-hit rounds, default
+# 3), BENCH_IMGPROXY (path to a built imgproxy;
 # default: build once into ~/.cache/thumbd-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -261,6 +262,7 @@ ORC_CELLS="j24:tile_500 j24:fit_1920 j12:fit_1920 png:fit_1920 heic:tile_224"
 : >"$W/orc-rows"
 for cellspec in $ORC_CELLS; do
   id=${cellspec%%:*}; size=${cellspec#*:}
+  [ -n "${COPIES[$id]:-}" ] || continue # not in BENCH_FILES
   turls=$(sign "$W/many" "$size" 18081 ${COPIES[$id]})
   iurls=$(ipx_urls 18202 "$size" ${COPIES[$id]})
   ours=$(run_load "$TPID" thumbd "$HI" $turls); theirs=$(run_load "$IPID" imgproxy-orc "$HI" $iurls)
@@ -292,6 +294,7 @@ stop "$TPID"; stop "$IPID"
 # --- 2. peak RSS ------------------------------------------------------------
 say "peak RSS"
 rss_id=j24
+[ -n "${COPIES[j24]:-}" ] || rss_id=${FILES%% *} # BENCH_FILES without j24
 start_thumbd 18082 19082 "$W/many" 0 warn
 start_imgproxy 18201 "$W/many"
 turls=$(sign "$W/many" tile_500 18082 ${COPIES[$rss_id]})
@@ -359,65 +362,116 @@ wrkfield() { # req/s, p50 ms, p99 ms from wrk's report
        function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
        END { printf "%s %.2f %.2f\n", r, ms(p50), ms(p99) }'
 }
-hit_thumbd() { # LOGLEVEL -> "req/s p50 p99" for hits, then for 304s
+# wrkcpu PID URL [wrk args] -> "req/s p50 p99 cpu_us": wrk's figures and the
+# server process's user+system CPU per request (less disturbed by the
+# machine's other load than req/s; wrk shares the same 2 cores).
+wrkcpu() {
+  local pid=$1 t0 t1 out n; shift
+  t0=$(cputicks "$pid")
+  out=$(wrkrun "$@")
+  t1=$(cputicks "$pid")
+  n=$(echo "$out" | awk '/requests in/{print $1}')
+  echo "$(echo "$out" | wrkfield) $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print 0 }')"
+}
+hit_thumbd() { # LOGLEVEL -> "req/s p50 p99 cpu_us" for hits, then for 304s
   start_thumbd 18083 19083 "$hitdir" 256 "$1"
   local url etag
   url=$(sign "$hitdir" tile_500 18083 "$hitname")
   curl -fsS -o "$W/body.jpg" -D "$W/headers" "$url"
   curl -fsS -o /dev/null "$url"
   etag=$(sed -n 's/^[Ee][Tt]ag: *\(.*\)\r$/\1/p' "$W/headers")
-  echo "$(wrkrun "$url" | wrkfield) $(wrkrun -H "If-None-Match: $etag" "$url" | wrkfield)"
+  echo "$(wrkcpu "$TPID" "$url") $(wrkcpu "$TPID" -H "If-None-Match: $etag" "$url")"
   stop "$TPID"
 }
-plain() { # MODE [HEADERFILE] -> "req/s p50 p99"
+plain() { # MODE [HEADERFILE] -> "req/s p50 p99 cpu_us"
   "$W/plainserve" -listen 127.0.0.1:18090 -file "$W/body.jpg" -log "$1" -headers "${2:-}" 2>"$W/plain-$1.log" >"$W/plain-$1.out" &
   local p=$!; PIDS+=("$p")
   for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:18090/x 2>/dev/null && break; sleep 0.05; done
   kill -0 "$p" || { echo "bench: plainserve did not start" >&2; exit 1; }
-  wrkrun http://127.0.0.1:18090/x | wrkfield
+  wrkcpu "$p" http://127.0.0.1:18090/x
   stop "$p"
+}
+# median of each column over the rows on stdin
+colmedian() {
+  awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; if (NF > nf) nf = NF }
+       END { for (i = 1; i <= nf; i++) { n = 0; for (r = 1; r <= NR; r++) a[++n] = v[i, r] + 0
+             for (x = 1; x <= n; x++) for (y = x + 1; y <= n; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+             printf "%s%s", (i > 1 ? " " : ""), (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) }
+             printf "\n" }'
 }
 # The body and headers first (plainserve serves thumbd's exact bytes, and
 # in one row thumbd's response headers too).
 start_thumbd 18083 19083 "$hitdir" 256 warn
 curl -fsS -o "$W/body.jpg" -D "$W/hit-headers" "$(sign "$hitdir" tile_500 18083 "$hitname")"
 stop "$TPID"
-p1=$(plain off)
-on=$(hit_thumbd info)
-off=$(hit_thumbd warn)
-psync=$(plain sync)
-pasync=$(plain async)
-phdr=$(plain async "$W/hit-headers")
-p2=$(plain off)
-plainv=$(echo "$p1 $p2" | awk '{ printf "%.2f %.2f %.2f", ($1 + $4) / 2, ($2 + $5) / 2, ($3 + $6) / 2 }')
+# HIT_ROUNDS rounds of every configuration, interleaved, so drift in the
+# machine's speed reaches each alike; each cell is the median of its rounds.
+HIT_ROUNDS=${BENCH_HIT_ROUNDS:-3}
+declare -A HR
+for r in $(seq 1 "$HIT_ROUNDS"); do
+  HR[plain]+="$(plain off)"$'\n'
+  HR[sync]+="$(plain sync)"$'\n'
+  HR[async]+="$(plain async)"$'\n'
+  HR[hdr]+="$(plain async "$W/hit-headers")"$'\n'
+  HR[on]+="$(hit_thumbd info)"$'\n'
+  HR[off]+="$(hit_thumbd warn)"$'\n'
+done
+med() { printf '%s' "${HR[$1]}" | colmedian; }
+plainv=$(med plain); psync=$(med sync); pasync=$(med async); phdr=$(med hdr); on=$(med on); off=$(med off)
 col() { echo "$1" | awk -v i="$2" '{print $i}'; }
-echo "  plain $plainv | sync $psync | async $pasync | thumbd log on $on | off $off" >&2
-hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "$plainv" 1)")** | $(col "$2" $(($3 + 1))) | $(col "$2" $(($3 + 2))) | $(ratio "$(col "$2" $(($3 + 2)))" "$(col "$plainv" 3)") |"; }
+echo "  plain $plainv | sync $psync | async $pasync | hdr $phdr | thumbd log on $on | off $off" >&2
+# pprof of thumbd's hit path under the same wrk load (log on, the default).
+start_thumbd 18083 19083 "$hitdir" 256 info THUMBD_PPROF=true
+hurl=$(sign "$hitdir" tile_500 18083 "$hitname")
+curl -fsS -o /dev/null "$hurl"
+wrk -t 2 -c 32 -d 8s "$hurl" >/dev/null 2>&1 &
+wpid=$!
+sleep 1
+curl -fsS -o "$W/hit.pprof" "http://127.0.0.1:19083/debug/pprof/profile?seconds=6" || true
+wait "$wpid" || true
+stop "$TPID"
+hitprof=$(go tool pprof -top -nodecount=12 "$W/thumbd" "$W/hit.pprof" 2>/dev/null | sed -n '/flat%/,$p')
+# Share of samples under thumbd's own code (the server package's handlers,
+# excluding the response writes they call), and under the write syscalls.
+hitown=$(go tool pprof -top -cum -ignore='syscall|Write|Flush' -focus='thumbd/(server|accesslog|cache|signing|thumburl)' "$W/thumbd" "$W/hit.pprof" 2>/dev/null | sed -n 's/.*accounting for [^,]*, \([0-9.]*\)% of.*/\1/p' | head -1)
+hitsys=$(go tool pprof -top -focus='syscall.Write|syscall.write' "$W/thumbd" "$W/hit.pprof" 2>/dev/null | sed -n 's/.*accounting for [^,]*, \([0-9.]*\)% of.*/\1/p' | head -1)
+hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "$plainv" 1)")** | $(col "$2" $(($3 + 1))) | $(col "$2" $(($3 + 2))) | $(ratio "$(col "$2" $(($3 + 2)))" "$(col "$plainv" 3)") | $(col "$2" $(($3 + 3))) |"; }
 {
   echo
   echo "## Cache hits and revalidation vs plain net/http"
   echo
   echo "wrk, 2 threads, 32 connections, $((SECS > 5 ? SECS : 5))s each, one $(($(stat -c %s "$W/body.jpg") / 1024)) KiB \`tile_500\` body. Baseline: \`tools/plainserve\`, a bare"
-  echo "net/http handler writing the same bytes from memory (no routing, no checks), measured first"
-  echo "and last and averaged. thumbd runs its full path: routing, token HMAC, index lookup, memory"
+  echo "net/http handler writing the same bytes from memory (no routing, no checks). Every row is the"
+  echo "median of $HIT_ROUNDS rounds (the configurations interleaved in each round). thumbd runs its full path: routing, token HMAC, index lookup, memory"
   echo "cache, headers, metrics, and the access log (one JSON line per request to stderr, here a file)"
   echo "at \`log_level: info\` (the default) or none at \`warn\`. plainserve with \`-log sync\` writes the"
   echo "same kind of line straight to stderr, with \`-log async\` through the new \`accesslog\` writer;"
   echo "with \`-headers\` it also sends the header lines of thumbd's own answer (saved with curl -D:"
   echo "ETag, Cache-Control, CSP, nosniff, CORP, Vary, ...), which is what net/http charges for them."
+  echo "**CPU us/req** is the server process's user+system CPU time per request (/proc), the figure"
+  echo "the machine's other load disturbs least (wrk runs on the same cores)."
   echo
-  echo "| what | req/s | **ratio to plain** | p50 ms | p99 ms | p99 / plain p99 |"
-  echo "|---|---|---|---|---|---|"
+  echo "| what | req/s | **ratio to plain** | p50 ms | p99 ms | p99 / plain p99 | CPU us/req |"
+  echo "|---|---|---|---|---|---|---|"
   hitrow "plain net/http" "$plainv" 1
   hitrow "plain + access line, sync" "$psync" 1
   hitrow "plain + access line, accesslog (async)" "$pasync" 1
   hitrow "plain + async line + thumbd's $(grep -c ':' "$W/hit-headers") response headers" "$phdr" 1
   hitrow "thumbd hit, access log on (default)" "$on" 1
   hitrow "thumbd hit, access log off" "$off" 1
-  hitrow "thumbd 304, access log on" "$on" 4
-  hitrow "thumbd 304, access log off" "$off" 4
+  hitrow "thumbd 304, access log on" "$on" 5
+  hitrow "thumbd 304, access log off" "$off" 5
   echo
-  echo "plainserve's async writer dropped $(sed -n 's/dropped=//p' "$W/plain-async.out" | head -1) lines in its run."
+  echo "plainserve's async writer dropped $(sed -n 's/dropped=//p' "$W/plain-async.out" | head -1) lines in its last run."
+  echo
+  echo "Where a thumbd hit's CPU goes: pprof under the same wrk load (6 s profile, log on). Samples"
+  echo "in the response write system calls: ${hitsys:-n/a}%; in thumbd's own code (its handlers and"
+  echo "middleware, the writes they call excluded): ${hitown:-n/a}%; the rest is net/http, the"
+  echo "runtime and the kernel's side of the read. Top functions by own time:"
+  echo
+  echo '```'
+  echo "$hitprof"
+  echo '```'
 } >>"$REPORT"
 
 # --- 5. index cost ----------------------------------------------------------
@@ -528,7 +582,7 @@ say "summary"
        END { printf "| (CPU per request, imgproxy / thumbd; > 1 = thumbd cheaper) | lowest %s (%s) | |\n", min, at }' "$W/ratios"
   r=$(ratio "$(col "$on" 1)" "$(col "$plainv" 1)")
   echo "| hits >= 0.9x plain net/http, access log on | $r | $(awk -v r="$r" 'BEGIN { print (r >= 0.9 ? "yes" : "**no**") }') |"
-  echo "| (bound: plain + async line + thumbd's headers, against plain) | $(ratio "$(col "$phdr" 1)" "$(col "$plainv" 1)"); thumbd against it: $(ratio "$(col "$on" 1)" "$(col "$phdr" 1)") | |"
+  echo "| (plain + async line + thumbd's headers, against plain) | $(ratio "$(col "$phdr" 1)" "$(col "$plainv" 1)"); thumbd against it: $(ratio "$(col "$on" 1)" "$(col "$phdr" 1)"); CPU us/req plain $(col "$plainv" 4), headers row $(col "$phdr" 4), thumbd $(col "$on" 4) | |"
   r=$(ratio "$(col "$on" 3)" "$(col "$plainv" 3)")
   echo "| hit p99 <= 2x plain p99 at 32 connections | $r x ($(col "$on" 3) ms vs $(col "$plainv" 3) ms) | $(awk -v r="$r" 'BEGIN { print (r <= 2 ? "yes" : "**no**") }') |"
   echo "| peak RSS, 32 x 24 MP uncached <= imgproxy's | $((tpeak / 1024)) MiB vs $((ipeak / 1024)) MiB | $([ "$tpeak" -le "$ipeak" ] && echo yes || echo '**no**') |"
