@@ -371,7 +371,7 @@ wrkcpu() {
   out=$(wrkrun "$@")
   t1=$(cputicks "$pid")
   n=$(echo "$out" | awk '/requests in/{print $1}')
-  echo "$(echo "$out" | wrkfield) $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print 0 }')"
+  echo "$(echo "$out" | wrkfield) $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print 0 }')"
 }
 hit_thumbd() { # LOGLEVEL -> "req/s p50 p99 cpu_us" for hits, then for 304s
   start_thumbd 18083 19083 "$hitdir" 256 "$1"
