@@ -52,6 +52,18 @@ func (l *Line) String(k, v string) {
 	l.buf = appendString(l.buf, v)
 }
 
+// Strings adds a string field whose value is parts joined, without
+// building the joined string first. Each part is escaped on its own, so a
+// UTF-8 sequence split across two parts reads as invalid.
+func (l *Line) Strings(k string, parts ...string) {
+	l.key(k)
+	l.buf = append(l.buf, '"')
+	for _, p := range parts {
+		l.buf = appendEscaped(l.buf, p)
+	}
+	l.buf = append(l.buf, '"')
+}
+
 // Int adds an integer field.
 func (l *Line) Int(k string, v int64) {
 	l.key(k)
@@ -88,8 +100,13 @@ func (l *Line) End() []byte {
 // backslashes, control characters, U+2028 and U+2029; invalid UTF-8
 // becomes U+FFFD.
 func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	return append(appendEscaped(b, s), '"')
+}
+
+// appendEscaped is appendString without the quotes.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -132,6 +149,5 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

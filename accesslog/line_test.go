@@ -40,6 +40,19 @@ func TestLineMatchesSlog(t *testing.T) {
 		if got := l.End(); !bytes.Equal(got, want.Bytes()) {
 			t.Errorf("%q:\n got %s\nwant %s", tc.s, got, want.Bytes())
 		}
+		// Strings writes the same field from pieces, cut where a rune
+		// starts.
+		l.Begin(at, "INFO", "request")
+		cut := len(tc.s) / 2
+		for cut > 0 && cut < len(tc.s) && tc.s[cut]&0xc0 == 0x80 {
+			cut--
+		}
+		l.Strings("path", "", tc.s[:cut], tc.s[cut:])
+		l.Int("status", tc.i)
+		l.Float("ms", tc.f)
+		if got := l.End(); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("Strings %q:\n got %s\nwant %s", tc.s, got, want.Bytes())
+		}
 		PutLine(l)
 	}
 }

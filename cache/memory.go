@@ -33,12 +33,16 @@ func NewMemory(budget int64) *Memory {
 const overhead = 128
 
 // get returns the entry and marks it recently used.
-func (m *Memory) get(key string) (Entry, bool) {
+func (m *Memory) get(key string) (Entry, bool) { return m.getName([]byte(key)) }
+
+// getName is get for a name built in a caller's buffer: the map lookup
+// with string(key) allocates nothing, so a cache hit builds no string.
+func (m *Memory) getName(key []byte) (Entry, bool) {
 	if m.budget <= 0 {
 		return Entry{}, false
 	}
 	m.mu.Lock()
-	el, ok := m.items[key]
+	el, ok := m.items[string(key)]
 	if ok {
 		m.order.MoveToFront(el)
 	}
@@ -117,17 +121,31 @@ func (m *Memory) Name() string { return "memory" }
 
 // memoryName names a variant in the memory tier: <hash>_<size>.<ext>,
 // where ext is the requested format (the entry records the real one).
-func memoryName(k Key) string { return k.Hash + "_" + k.Size.Name + "." + k.Format.Ext() }
+func memoryName(k Key) string { return string(appendName(nil, k)) }
+
+func appendName(b []byte, k Key) []byte {
+	b = append(b, k.Hash...)
+	b = append(b, '_')
+	b = append(b, k.Size.Name...)
+	b = append(b, '.')
+	return append(b, k.Format.Ext()...)
+}
 
 // Get returns the variant and marks it recently used.
-func (m *Memory) Get(k Key) (Entry, bool) { return m.get(memoryName(k)) }
+func (m *Memory) Get(k Key) (Entry, bool) {
+	var buf [128]byte
+	return m.getName(appendName(buf[:0], k))
+}
 
 // Put keeps any variant (see put for what is too large to keep).
 func (m *Memory) Put(k Key, e Entry) { m.put(memoryName(k), e) }
 
 // Peek returns a variant without counting a hit or a miss or touching its
 // recency (used to look for a larger variant to derive from).
-func (m *Memory) Peek(k Key) (Entry, bool) { return m.peek(memoryName(k)) }
+func (m *Memory) Peek(k Key) (Entry, bool) {
+	var buf [128]byte
+	return m.peekName(appendName(buf[:0], k))
+}
 
 // Delete drops a photo's variants: every size, or one size in every format.
 func (m *Memory) Delete(hash, size string) {
@@ -140,13 +158,15 @@ func (m *Memory) Delete(hash, size string) {
 
 // peek returns an entry without counting a hit or a miss or touching its
 // recency (used to look for a larger variant to derive from).
-func (m *Memory) peek(key string) (Entry, bool) {
+func (m *Memory) peek(key string) (Entry, bool) { return m.peekName([]byte(key)) }
+
+func (m *Memory) peekName(key []byte) (Entry, bool) {
 	if m.budget <= 0 {
 		return Entry{}, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	el, ok := m.items[key]
+	el, ok := m.items[string(key)]
 	if !ok {
 		return Entry{}, false
 	}

@@ -453,6 +453,10 @@ func TestE2EErrorStatuses(t *testing.T) {
 			if et := r.Header.Get("ETag"); et != "" {
 				t.Errorf("an error carries ETag %s", et)
 			}
+			// The router's own 404 and 405 run inside the middleware too.
+			if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("X-Request-Id") == "" {
+				t.Errorf("nosniff %q, X-Request-Id %q: the middleware did not run", r.Header.Get("X-Content-Type-Options"), r.Header.Get("X-Request-Id"))
+			}
 			if c.status == 405 {
 				allow := r.Header.Get("Allow")
 				if !strings.Contains(allow, "GET") || !strings.Contains(allow, "HEAD") {

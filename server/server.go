@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,29 +110,49 @@ type Server struct {
 	// prerender counts the background pre-render (prerender.go).
 	prerender *prerenderMetrics
 	albums    albumCache // album id -> folder, per index version (pages.go)
+	// chain is the middleware around every route, composed once (New);
+	// exchanges pools the requests' contexts (ServeHTTP).
+	chain     echo.HandlerFunc
+	exchanges sync.Pool
 }
 
 // Waiting is the number of requests waiting for a variant to be rendered,
 // including those sharing another request's job.
 func (s *Server) Waiting() int64 { return s.waiting.Load() }
 
-// stateKey holds the request's *reqState on echo.Context.
+// stateKey holds the request's *reqState on echo.Context when a handler
+// runs outside ServeHTTP (a test calling it on its own).
 const stateKey = "thumbd.state"
 
 // reqState is what a request's handlers leave for its access line and
-// metrics: one allocation per request, set once, instead of a context map
-// entry each and re-parsing the path afterwards (cache hits are the hot
-// path).
+// metrics, set once instead of re-parsing the path afterwards (cache hits
+// are the hot path).
 type reqState struct {
 	id      string
 	outcome string // cache outcome: hit-memory, miss, revalidated...
 	size    string // metrics size label, when the route parsed one
 	path    string // the path as logged, when the route built it
+	// thumbHash and thumbName, when set, log as /t/<hash>/…/<name> without
+	// building that string (the thumbnail route, parsed and canonical).
+	thumbHash, thumbName string
 }
 
-// state returns the request's state; outside the middleware (a handler
-// called on its own) a throwaway one.
+// exchange is one request as thumbd's middleware and handlers see it: the
+// Echo context (Echo's documented way to extend it is embedding) with the
+// request's state beside it. Exchanges are pooled with their Echo context
+// and the before-write hook bound once, so a cache hit allocates none of
+// them.
+type exchange struct {
+	echo.Context
+	st    reqState
+	final func() // s.finalCacheHeaders(this exchange)
+}
+
+// state returns the request's state; outside ServeHTTP a throwaway one.
 func state(c echo.Context) *reqState {
+	if x, ok := c.(*exchange); ok {
+		return &x.st
+	}
 	if st, ok := c.Get(stateKey).(*reqState); ok {
 		return st
 	}
@@ -142,6 +163,26 @@ func state(c echo.Context) *reqState {
 
 // setOutcome records the cache outcome for the log and metrics.
 func setOutcome(c echo.Context, outcome string) { state(c).outcome = outcome }
+
+// ServeHTTP is Echo's own ServeHTTP with the middleware composed once at
+// start-up instead of per request (Echo wraps every request's handler in
+// fresh closures), and the state in a pooled exchange instead of a context
+// map. The router's 404 and 405 handlers run inside the same chain, so
+// every answer gets the recoverer, the access line and the headers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := s.exchanges.Get().(*exchange)
+	x.Reset(r, w)
+	x.st = reqState{}
+	s.echo.Router().Find(r.Method, echo.GetPath(r), x.Context)
+	if err := s.chain(x); err != nil {
+		s.handleError(err, x)
+	}
+	x.Reset(nil, nil) // drop the request and writer before pooling
+	s.exchanges.Put(x)
+}
+
+// routed runs the handler the router found (the innermost link of chain).
+func routed(c echo.Context) error { return c.Handler()(c) }
 
 // New builds the Echo app.
 func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options, log *slog.Logger) *Server {
@@ -172,7 +213,13 @@ func New(ix *storage.Index, signer *signing.Signer, tr Transformer, opts Options
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverer, s.accessLog, s.headers, s.deadline)
+	// Not e.Use: Echo would compose these anew for every request.
+	s.chain = s.recoverer(s.accessLog(s.headers(s.deadline(routed))))
+	s.exchanges.New = func() any {
+		x := &exchange{Context: e.NewContext(nil, nil)}
+		x.final = func() { s.finalCacheHeaders(x) }
+		return x
+	}
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/t/:hash/:token/:size", s.thumb)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/v/:hash/:token/:format", s.video)
 	s.pageRoutes(e) // /p/, /a/, /oembed (pages.go)
@@ -195,7 +242,7 @@ func (s *Server) Signer() *signing.Signer { return s.signer.Load() }
 func (s *Server) SetSigner(sg *signing.Signer) { s.signer.Store(sg) }
 
 // Handler exposes the app for tests and custom listeners.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s }
 
 // Serve serves on l until ctx ends, then drains in-flight requests for up to
 // grace.
@@ -205,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 	// off instead of holding a descriptor forever (video streams extend
 	// their write deadline as they make progress, see video.go).
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler:           s,
 		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
@@ -246,7 +293,7 @@ func (s *Server) thumb(c echo.Context) error {
 	st.size = sizeLabel(req.Size)
 	if spells(c.Request().RequestURI, "/t/", hash, token, name) {
 		// Parsed and spelled exactly: the log keeps all but the token.
-		st.path = "/t/" + hash + "/…/" + name
+		st.thumbHash, st.thumbName = hash, name
 	}
 	if req.Size.Custom && max(req.Size.Width, req.Size.Height) > s.opts.CustomMax {
 		return errCustomTooLarge
@@ -461,7 +508,11 @@ func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// Decided when the status is known, whichever code path writes it
 		// (handlers, the error handler, http.ServeContent's 412/416).
-		c.Response().Before(func() { s.finalCacheHeaders(c) })
+		if x, ok := c.(*exchange); ok {
+			c.Response().Before(x.final)
+		} else {
+			c.Response().Before(func() { s.finalCacheHeaders(c) })
+		}
 		return next(c)
 	}
 }
@@ -519,12 +570,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			// An id for correlating logs, not a secret: no syscall needed.
 			id = strconv.FormatUint(rand.Uint64(), 16)
 		}
-		st := &reqState{id: id}
-		c.Set(stateKey, st)
+		st := state(c)
+		st.id = id
 		c.Response().Header()["X-Request-Id"] = []string{id}
-		err := next(c)
-		if err != nil {
-			c.Error(err)
+		if err := next(c); err != nil {
+			s.handleError(err, c)
 		}
 		s.metrics.observe(c, start)
 		// Build the line only when it will be written: cache hits are a hot
@@ -536,7 +586,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				l.Begin(time.Now(), "INFO", "request")
 				l.String("id", id)
 				l.String("method", c.Request().Method)
-				l.String("path", st.logPath(c.Request()))
+				if st.thumbHash != "" {
+					l.Strings("path", "/t/", st.thumbHash, "/…/", st.thumbName)
+				} else {
+					l.String("path", st.logPath(c.Request()))
+				}
 				l.Int("status", int64(res.Status))
 				l.Int("bytes", res.Size)
 				l.Float("ms", float64(time.Since(start).Microseconds())/1000)
@@ -572,6 +626,9 @@ func requestID(c echo.Context) string { return state(c).id }
 // logPath is the path the route built, or else logPath's reading of the
 // request line.
 func (st *reqState) logPath(r *http.Request) string {
+	if st.thumbHash != "" {
+		return "/t/" + st.thumbHash + "/…/" + st.thumbName
+	}
 	if st.path != "" {
 		return st.path
 	}

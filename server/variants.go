@@ -44,7 +44,14 @@ func (s *Server) variant(ctx context.Context, orig storage.Original, size varian
 			return img, hitOutcome(t), nil
 		}
 	}
+	return s.render(ctx, orig, size, f)
+}
 
+// render makes a variant no tier had: collapsed with identical requests,
+// bounded by the worker limit and the request deadline. (Apart from
+// variant so that a hit does not pay for the job closure's captures.)
+func (s *Server) render(ctx context.Context, orig storage.Original, size variant.Size, f variant.Format) (*transform.Image, string, error) {
+	key := cache.Key{Hash: orig.Hash, Size: size, Format: f}
 	if e, ok := s.failures.remembered(orig); ok {
 		return nil, outcomeFailed, e.err
 	}
