@@ -435,6 +435,12 @@ hitprof=$(go tool pprof -top -nodecount=12 "$W/thumbd" "$W/hit.pprof" 2>/dev/nul
 # excluding the response writes they call), and under the write syscalls.
 hitown=$(go tool pprof -top -cum -ignore='syscall|Write|Flush' -focus='thumbd/(server|accesslog|cache|signing|thumburl)' "$W/thumbd" "$W/hit.pprof" 2>/dev/null | sed -n 's/.*accounting for [^,]*, \([0-9.]*\)% of.*/\1/p' | head -1)
 hitsys=$(go tool pprof -top -focus='syscall.Write|syscall.write' "$W/thumbd" "$W/hit.pprof" 2>/dev/null | sed -n 's/.*accounting for [^,]*, \([0-9.]*\)% of.*/\1/p' | head -1)
+# The same path in process (no sockets): thumbd's hit against a bare
+# handler sending the same headers and bytes through the same recorder
+# (server/hit_bench_test.go); medians of 5 runs.
+hitbench=$(go test ./server -run '^$' -bench 'BenchmarkHit' -benchmem -benchtime 20000x -count 5 2>/dev/null | grep '^BenchmarkHit' || true)
+hitin() { echo "$hitbench" | awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" { print $3, $5, $7 }' | colmedian; }
+hitin_thumbd=$(hitin BenchmarkHit); hitin_bare=$(hitin BenchmarkHitBare)
 hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "$plainv" 1)")** | $(col "$2" $(($3 + 1))) | $(col "$2" $(($3 + 2))) | $(ratio "$(col "$2" $(($3 + 2)))" "$(col "$plainv" 3)") | $(col "$2" $(($3 + 3))) |"; }
 {
   echo
@@ -467,11 +473,19 @@ hitrow() { echo "| $1 | $(col "$2" "$3") | **$(ratio "$(col "$2" "$3")" "$(col "
   echo "Where a thumbd hit's CPU goes: pprof under the same wrk load (6 s profile, log on). Samples"
   echo "in the response write system calls: ${hitsys:-n/a}%; in thumbd's own code (its handlers and"
   echo "middleware, the writes they call excluded): ${hitown:-n/a}%; the rest is net/http, the"
-  echo "runtime and the kernel's side of the read. Top functions by own time:"
+  echo "runtime and the kernel's side of the read (thumbd's ServeHTTP, Echo's router lookup"
+  echo "inside it, counts as thumbd's own). Top functions by own time:"
   echo
   echo '```'
   echo "$hitprof"
   echo '```'
+  echo
+  echo "In process (\`go test ./server -bench BenchmarkHit -benchmem\`, no sockets, median of 5):"
+  echo
+  echo "| what | ns/op | B/op | allocs/op |"
+  echo "|---|---|---|---|"
+  echo "| bare handler, same headers and bytes (BenchmarkHitBare) | $(col "$hitin_bare" 1) | $(col "$hitin_bare" 2) | $(col "$hitin_bare" 3) |"
+  echo "| thumbd hit (BenchmarkHit) | $(col "$hitin_thumbd" 1) | $(col "$hitin_thumbd" 2) | $(col "$hitin_thumbd" 3) |"
 } >>"$REPORT"
 
 # --- 5. index cost ----------------------------------------------------------

@@ -78,3 +78,28 @@ func BenchmarkHitBare(b *testing.B) {
 		}
 	}
 }
+
+// TestHitHeaderCount: a cache hit sends at most eight header fields of its
+// own. net/http's header map (and the copy it takes at WriteHeader) leaves
+// its first eight-slot group on the ninth, which measured about 2 us CPU
+// per hit on this path (plainserve, 10 against 8 headers). A new header on
+// every answer should be worth that.
+func TestHitHeaderCount(t *testing.T) {
+	sg := newSigner(t, []string{keyA}, false)
+	opts := defaultOptions()
+	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
+	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	srv.SetReady(true)
+	h := hashOf(t, "cops.jpg")
+	url := thumbPath(h, sign(t, sg, h, "tile_500", time.Time{}), "tile_500")
+	for i, want := range []string{"miss", "hit"} {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
+		if w.Code != 200 {
+			t.Fatalf("%s: %d", want, w.Code)
+		}
+		if i == 1 && len(w.Header()) > 8 {
+			t.Errorf("a hit sends %d header fields, want <= 8: %v", len(w.Header()), w.Header())
+		}
+	}
+}

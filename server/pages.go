@@ -129,12 +129,17 @@ func (s *Server) base(c echo.Context) string {
 	return "http://" + c.Request().Host
 }
 
+var noReferrer = []string{"no-referrer"}
+
 // pageHeaders: a page is HTML under its own policy, frameable, kept out of
 // search engines unless configured otherwise.
 func (s *Server) pageHeaders(c echo.Context, html bool) {
 	h := c.Response().Header()
 	if html {
 		h.Set("Content-Security-Policy", pages.CSP())
+		// A page's URL carries its token: no Referer from it, to
+		// thumbd's own images or to any link a viewer follows.
+		h["Referrer-Policy"] = noReferrer
 	}
 	if s.opts.PagesNoindex {
 		h.Set("X-Robots-Tag", "noindex, nofollow, noimageindex")

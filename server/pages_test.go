@@ -249,6 +249,9 @@ func checkPageHeaders(t *testing.T, what string, r result, noindex bool) {
 	if h.Get("X-Frame-Options") != "" {
 		t.Errorf("%s: X-Frame-Options %q: pages are frameable", what, h.Get("X-Frame-Options"))
 	}
+	if got := h.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("%s: Referrer-Policy %q: a page's URL (and its token) must not leak as Referer", what, got)
+	}
 	if got := h.Get("X-Robots-Tag"); noindex != strings.Contains(got, "noindex") {
 		t.Errorf("%s: X-Robots-Tag %q (noindex %v)", what, got, noindex)
 	}

@@ -493,6 +493,10 @@ func etagMatches(header, etag string) bool {
 
 // headers sets what every response carries: no sniffing, nothing active
 // may run from our responses, and images may be embedded from any origin.
+// (Referrer-Policy goes on HTML pages only, the one kind of answer that
+// makes requests of its own; see pageHeaders.) Each header costs every
+// cache hit: net/http's header map outgrows its first group past eight
+// entries, and a hit has eight (TestHitHeaderCount).
 func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
@@ -526,7 +530,6 @@ var staticHeaders = []struct {
 	{"Content-Security-Policy", []string{"default-src 'none'; sandbox"}},
 	{"Cross-Origin-Resource-Policy", []string{"cross-origin"}},
 	{"Access-Control-Allow-Origin", []string{"*"}},
-	{"Referrer-Policy", []string{"no-referrer"}},
 }
 
 // deadline bounds every request, waiting for a worker included. The
@@ -571,8 +574,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			id = strconv.FormatUint(rand.Uint64(), 16)
 		}
 		st := state(c)
-		st.id = id
-		c.Response().Header()["X-Request-Id"] = []string{id}
+		st.id = id // sent back by finalCacheHeaders when it names one answer
 		if err := next(c); err != nil {
 			s.handleError(err, c)
 		}
@@ -734,5 +736,11 @@ func (s *Server) finalCacheHeaders(c echo.Context) {
 	if !canonical(c) {
 		h.Set("Cache-Control", "no-store")
 		h.Del("Expires")
+	}
+	// The request id goes back on errors and on answers no cache keeps,
+	// where a client can quote it; a stored success would replay one
+	// request's id to everyone who gets it from the cache.
+	if id := state(c).id; id != "" && (status >= 400 || h.Get("Cache-Control") == "no-store") {
+		h["X-Request-Id"] = []string{id}
 	}
 }
