@@ -505,10 +505,7 @@ func (ix *Index) hashFile(ctx context.Context, p string) (Original, error) {
 	if probe && head.Len() > 0 {
 		pr, ok := ix.probedAlready(o.Hash)
 		if !ok {
-			pr = ix.probe(ctx, head.Bytes(), int64(head.Len()) == n)
-			if m := ix.scanProbes.Load(); m != nil {
-				m.Store(o.Hash, pr)
-			}
+			pr = ix.probeOnce(ctx, o.Hash, head.Bytes(), int64(head.Len()) == n)
 		}
 		o.Width, o.Height, o.Taken, o.Placeholder = pr.Width, pr.Height, pr.Taken, pr.Placeholder
 	}
@@ -532,8 +529,8 @@ func (ix *Index) hashFile(ctx context.Context, p string) (Original, error) {
 	return o, nil
 }
 
-// probedAlready returns what a probe found for the same bytes before: in
-// the index (a renamed or copied file) or earlier in this scan.
+// probedAlready returns what a probe found for the same bytes before, in
+// the index (a renamed or copied file).
 func (ix *Index) probedAlready(hash string) (Probed, bool) {
 	ix.mu.RLock()
 	o, ok := ix.byHash[hash]
@@ -541,12 +538,27 @@ func (ix *Index) probedAlready(hash string) (Probed, bool) {
 	if ok && o.Width > 0 && (o.Placeholder.ThumbHash != "" || !ix.placeholders) {
 		return Probed{Width: o.Width, Height: o.Height, Taken: o.Taken, Placeholder: o.Placeholder}, true
 	}
-	if m := ix.scanProbes.Load(); m != nil {
-		if v, ok := m.Load(hash); ok {
-			return v.(Probed), true
-		}
-	}
 	return Probed{}, false
+}
+
+// scanProbe is one content's probe in the running scan.
+type scanProbe struct {
+	once sync.Once
+	pr   Probed
+}
+
+// probeOnce probes src, or returns what this scan's probe of the same
+// bytes found: two workers hashing copies at the same moment share one
+// probe, the second waiting for the first, instead of both decoding.
+func (ix *Index) probeOnce(ctx context.Context, hash string, src []byte, complete bool) Probed {
+	m := ix.scanProbes.Load()
+	if m == nil {
+		return ix.probe(ctx, src, complete)
+	}
+	v, _ := m.LoadOrStore(hash, &scanProbe{})
+	sp := v.(*scanProbe)
+	sp.once.Do(func() { sp.pr = ix.probe(ctx, src, complete) })
+	return sp.pr
 }
 
 // limitedWriter keeps the first n bytes written and drops the rest.
