@@ -12,53 +12,51 @@ import (
 	"github.com/thumbd/thumbd/server"
 )
 
+// hitServer is a server with a memory tier and the production access line
+// (app/app.go; discarded), and a signed URL whose variant is already in
+// the memory tier; warm is the answer that put it there.
+func hitServer(tb testing.TB, size string) (h http.Handler, url string, warm *httptest.ResponseRecorder) {
+	tb.Helper()
+	sg := newSigner(tb, []string{keyA}, false)
+	opts := defaultOptions()
+	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
+	opts.AccessJSON = io.Discard
+	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	srv.SetReady(true)
+	hash := hashOf(tb, "cops.jpg")
+	url = thumbPath(hash, sign(tb, sg, hash, size, time.Time{}), size)
+	warm = getOK(tb, srv.Handler(), url)
+	return srv.Handler(), url, warm
+}
+
+func getOK(tb testing.TB, h http.Handler, url string) *httptest.ResponseRecorder {
+	tb.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
+	if w.Code != 200 {
+		tb.Fatalf("GET %s: %d", url, w.Code)
+	}
+	return w
+}
+
 // BenchmarkHit is the cache-hit path in process (no sockets): route, parse,
 // verify, memory hit, headers, access log line (JSON, discarded), metrics.
 // Run with -benchmem: allocations per hit are what it watches.
 func BenchmarkHit(b *testing.B) {
-	sg := newSigner(b, []string{keyA}, false)
-	opts := defaultOptions()
-	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
-	opts.AccessJSON = io.Discard // the production line (app/app.go)
-	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv.SetReady(true)
-	h := hashOf(b, "cops.jpg")
-	url := thumbPath(h, sign(b, sg, h, "tile_224", time.Time{}), "tile_224")
-	warm := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(warm, httptest.NewRequest(http.MethodGet, url, nil))
-	if warm.Code != 200 {
-		b.Fatalf("warm-up: %d", warm.Code)
-	}
+	h, url, _ := hitServer(b, "tile_224")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		w := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
-		if w.Code != 200 {
-			b.Fatalf("hit: %d", w.Code)
-		}
+		getOK(b, h, url)
 	}
 }
-
-func thumbPath(hash, token, size string) string { return "/t/" + hash + "/" + token + "/" + size }
 
 // BenchmarkHitBare is BenchmarkHit's floor: a bare handler sending the
 // same headers and bytes through the same recorder. BenchmarkHit minus
 // this is what thumbd's routing, verification, lookup, log line and
 // metrics cost per hit.
 func BenchmarkHitBare(b *testing.B) {
-	sg := newSigner(b, []string{keyA}, false)
-	opts := defaultOptions()
-	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
-	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv.SetReady(true)
-	h := hashOf(b, "cops.jpg")
-	url := thumbPath(h, sign(b, sg, h, "tile_224", time.Time{}), "tile_224")
-	warm := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(warm, httptest.NewRequest(http.MethodGet, url, nil))
-	if warm.Code != 200 {
-		b.Fatalf("warm-up: %d", warm.Code)
-	}
+	_, url, warm := hitServer(b, "tile_224")
 	body, header := warm.Body.Bytes(), warm.Header()
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -71,11 +69,7 @@ func BenchmarkHitBare(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		w := httptest.NewRecorder()
-		bare.ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
-		if w.Code != 200 {
-			b.Fatalf("bare: %d", w.Code)
-		}
+		getOK(b, bare, url)
 	}
 }
 
@@ -85,21 +79,10 @@ func BenchmarkHitBare(b *testing.B) {
 // per hit on this path (plainserve, 10 against 8 headers). A new header on
 // every answer should be worth that.
 func TestHitHeaderCount(t *testing.T) {
-	sg := newSigner(t, []string{keyA}, false)
-	opts := defaultOptions()
-	opts.Tiers = []cache.Tier{cache.NewMemory(64 << 20)}
-	srv := server.New(sharedIx, sg, realTransformer(), opts, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv.SetReady(true)
-	h := hashOf(t, "cops.jpg")
-	url := thumbPath(h, sign(t, sg, h, "tile_500", time.Time{}), "tile_500")
-	for i, want := range []string{"miss", "hit"} {
-		w := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
-		if w.Code != 200 {
-			t.Fatalf("%s: %d", want, w.Code)
-		}
-		if i == 1 && len(w.Header()) > 8 {
-			t.Errorf("a hit sends %d header fields, want <= 8: %v", len(w.Header()), w.Header())
-		}
+	h, url, _ := hitServer(t, "tile_500")
+	if w := getOK(t, h, url); len(w.Header()) > 8 {
+		t.Errorf("a hit sends %d header fields, want <= 8: %v", len(w.Header()), w.Header())
 	}
 }
+
+func thumbPath(hash, token, size string) string { return "/t/" + hash + "/" + token + "/" + size }

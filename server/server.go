@@ -131,7 +131,6 @@ type reqState struct {
 	id      string
 	outcome string // cache outcome: hit-memory, miss, revalidated...
 	size    string // metrics size label, when the route parsed one
-	path    string // the path as logged, when the route built it
 	// thumbHash and thumbName, when set, log as /t/<hash>/…/<name> without
 	// building that string (the thumbnail route, parsed and canonical).
 	thumbHash, thumbName string
@@ -173,6 +172,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := s.exchanges.Get().(*exchange)
 	x.Reset(r, w)
 	x.st = reqState{}
+	// Cache headers are decided when the status is known, whichever code
+	// path writes it (handlers, the error handler, http.ServeContent's
+	// 412/416).
+	x.Response().Before(x.final)
 	s.echo.Router().Find(r.Method, echo.GetPath(r), x.Context)
 	if err := s.chain(x); err != nil {
 		s.handleError(err, x)
@@ -510,13 +513,6 @@ func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
 			// a body that may never come.
 			h.Set("Connection", "close")
 		}
-		// Decided when the status is known, whichever code path writes it
-		// (handlers, the error handler, http.ServeContent's 412/416).
-		if x, ok := c.(*exchange); ok {
-			c.Response().Before(x.final)
-		} else {
-			c.Response().Before(func() { s.finalCacheHeaders(c) })
-		}
 		return next(c)
 	}
 }
@@ -625,14 +621,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 func requestID(c echo.Context) string { return state(c).id }
 
-// logPath is the path the route built, or else logPath's reading of the
-// request line.
+// logPath is the path the thumbnail route parsed, or else logPath's
+// reading of the request line.
 func (st *reqState) logPath(r *http.Request) string {
 	if st.thumbHash != "" {
 		return "/t/" + st.thumbHash + "/…/" + st.thumbName
-	}
-	if st.path != "" {
-		return st.path
 	}
 	return logPath(r)
 }
