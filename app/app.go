@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -163,12 +162,8 @@ func (a *App) Server(logw *accesslog.Writer) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	workers := cfg.Workers
-	if workers == 0 {
-		workers = runtime.NumCPU()
-	}
 	srv := server.New(a.Index, cfg.Signer, a.Transformer, server.Options{
-		Workers:        workers,
+		Workers:        cfg.JobWorkers(),
 		QueueLength:    cfg.QueueLength,
 		RequestTimeout: cfg.RequestTimeout,
 		MaxSize:        cfg.MaxSize,

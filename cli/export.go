@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +43,7 @@ func exportCmd(ctx context.Context, env Env, args []string) error {
 	base := fs.String("base-url", "", "prefix of the manifest's URLs: where --out is served, e.g. /photos/")
 	manifestFile := fs.String("manifest", "", "write the manifest to this file (atomically) instead of stdout")
 	prune := fs.Bool("prune", false, "remove files in --out that this export no longer selects")
-	workers := fs.Int("workers", 0, "photos rendered at once (default: the workers key; 0 there = CPUs)")
+	workers := fs.Int("workers", 0, "photos rendered at once (default: the workers key; 0 there = 2 x CPUs)")
 	cfg, _, err := loadConfigNoKeys(env, fs, args)
 	if err != nil {
 		return err
@@ -69,10 +68,7 @@ func exportCmd(ctx context.Context, env Env, args []string) error {
 	}
 	n := *workers
 	if n <= 0 {
-		n = cfg.Workers
-	}
-	if n <= 0 {
-		n = runtime.NumCPU()
+		n = cfg.JobWorkers()
 	}
 	urlBase := *base
 	if urlBase != "" && !strings.HasSuffix(urlBase, "/") {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -87,10 +86,7 @@ func renderCmd(ctx context.Context, env Env, a *app.App, sizes []string, tty boo
 	if err != nil {
 		return err
 	}
-	workers := a.Config.Workers
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
+	workers := a.Config.JobWorkers()
 	start := time.Now()
 	draw := exportProgress(env.Stderr, tty, "render: variants", start)
 	st, err := srv.Prerender(ctx, server.PrerenderOptions{Sizes: sizes, Workers: workers,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -595,5 +596,30 @@ func TestWritablePathsResolveSymlinks(t *testing.T) {
 	cf := writeFile(t, t.TempDir(), "c.yaml", "disk_cache_dir: "+filepath.Join(tmp, "cache")+"\n")
 	if _, err := config.Load(defaults(t), flags(t, "--originals", orig, "--config", cf), []string{keyF}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestJobWorkers(t *testing.T) {
+	cpus := config.CPUs()
+	if cpus != runtime.GOMAXPROCS(0) {
+		t.Fatalf("CPUs() = %d, want GOMAXPROCS %d", cpus, runtime.GOMAXPROCS(0))
+	}
+	for _, tc := range []struct {
+		workers, want int
+	}{
+		{0, 2 * cpus}, // the default: two jobs per CPU
+		{1, 1},
+		{7, 7},
+	} {
+		c := config.Config{Workers: tc.workers}
+		if got := c.JobWorkers(); got != tc.want {
+			t.Errorf("workers %d: JobWorkers() = %d, want %d", tc.workers, got, tc.want)
+		}
+	}
+	// GOMAXPROCS, not the machine's CPU count: the container's limit.
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	if got := (&config.Config{}).JobWorkers(); got != 2 {
+		t.Errorf("GOMAXPROCS 1: JobWorkers() = %d, want 2", got)
 	}
 }

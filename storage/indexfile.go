@@ -84,7 +84,7 @@ func (ix *Index) LoadIndexFile(path string) (int, error) {
 	// Decoding is most of a restart's time (100k lines), so the lines are
 	// decoded in parallel, one part per CPU.
 	all := make([]Original, len(lines))
-	parts := min(runtime.NumCPU(), max(1, len(lines)/1000))
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(lines)/1000))
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for i := range parts {

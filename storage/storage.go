@@ -256,7 +256,7 @@ func (ix *Index) Scan(ctx context.Context, workers int) (Stats, error) {
 	ix.scanProbes.Store(&sync.Map{})
 	defer ix.scanProbes.Store(nil)
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = runtime.GOMAXPROCS(0) // the container's CPU limit, not the node's
 	}
 	w := ix.walk()
 	paths := w.paths

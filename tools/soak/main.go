@@ -397,7 +397,7 @@ func run(bin string, dur time.Duration, conc int) (string, error) {
 	sort.Ints(codes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reliability\n\nLatest `make soak` (%s, %d CPUs): the real thumbd binary on loopback, %d clients\n", time.Now().UTC().Format("2006-01-02"), numCPU(), conc)
-	fmt.Fprintf(&b, "(above its worker limit of one per CPU) for %s, result cache 32 MiB. Mix: 40%% cache hits, 22%%\n", elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "(above its worker limit of two per CPU) for %s, result cache 32 MiB. Mix: 40%% cache hits, 22%%\n", elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "misses on random custom sizes, 5%% any named size up to fit_7680, 8%% tampered tokens, 5%% malformed\n")
 	fmt.Fprintf(&b, "URLs, 5%% a 50000x50000 PNG bomb, 5%% undecodable files, 4%% unknown hashes, 6%% requests cancelled\n")
 	fmt.Fprintf(&b, "by the client after 1-20 ms.\n\n")
