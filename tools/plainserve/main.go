@@ -1,9 +1,10 @@
 // Command plainserve is the cache-hit ceiling for the benchmark: a plain
 // net/http server answering every request with the same bytes from memory.
-// With -log it also writes one slog JSON access line per request to
-// stderr, like thumbd's, either directly (sync: a write syscall per line)
-// or through accesslog's buffered writer (async), so the bench can show
-// what the line itself costs. With -headers it sends the header lines of
+// With -log it also writes one JSON access line per request to stderr:
+// sync is slog's JSON handler straight to stderr (a write syscall per
+// line, the usual Go server), async is thumbd's own line (accesslog.Line,
+// the same fields, a random request id included) through accesslog's
+// buffered writer, so the bench can show what thumbd's line itself costs. With -headers it sends the header lines of
 // a saved response too (curl -D of a thumbd hit), so the bench can show
 // what thumbd's security and caching headers cost net/http itself.
 package main
@@ -14,6 +15,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -49,7 +51,6 @@ func main() {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	case "async":
 		w = accesslog.New(os.Stderr, accesslog.Options{})
-		logger = slog.New(slog.NewJSONHandler(w, nil))
 	default:
 		log.Fatalf("-log %q: want off, sync or async", *mode)
 	}
@@ -63,7 +64,20 @@ func main() {
 		hd.Set("Content-Type", "image/jpeg")
 		hd.Set("Content-Length", n)
 		_, _ = rw.Write(body)
-		if logger != nil {
+		switch {
+		case w != nil:
+			l := accesslog.GetLine()
+			l.Begin(time.Now(), "INFO", "request")
+			l.String("id", strconv.FormatUint(rand.Uint64(), 16))
+			l.String("method", r.Method)
+			l.String("path", r.URL.Path)
+			l.Int("status", http.StatusOK)
+			l.Int("bytes", int64(len(body)))
+			l.Float("ms", float64(time.Since(start).Microseconds())/1000)
+			l.String("cache", "hit-memory")
+			_, _ = w.Write(l.End())
+			accesslog.PutLine(l)
+		case logger != nil:
 			logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", 200, "bytes", len(body),
 				"ms", float64(time.Since(start).Microseconds())/1000)
 		}
