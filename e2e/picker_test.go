@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/davidbyttow/govips/v2/vips"
@@ -34,6 +36,14 @@ func TestLinkPickerInBrowser(t *testing.T) {
 		chromedp.EmulateViewport(1100, 900),
 		chromedp.Navigate(admin+"/links/"),
 		chromedp.SendKeys(chromedp.ID("q"), "corner\n"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// The search is a form submit: until the results page has replaced the
+	// first one (which lists corner.jpg too), a node found there vanishes
+	// under the click.
+	waitLoaded(t, ctx, "q=corner")
+	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`#results a[data-path="2020/street/corner.jpg"]`)),
 		chromedp.Click(chromedp.CSS(`#results a[data-path="2020/street/corner.jpg"]`)),
 		chromedp.WaitVisible(chromedp.ID("form")),
@@ -84,6 +94,28 @@ func TestLinkPickerInBrowser(t *testing.T) {
 		shot, err := chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS("body"), 0.6))
 		if err == nil {
 			os.WriteFile(out, shot, 0o644)
+		}
+	}
+}
+
+// waitLoaded waits until the page's URL contains want and the document has
+// loaded. It polls from Go: a navigation destroys the page's JavaScript
+// context, which an in-page poll would report as an error.
+func waitLoaded(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === "complete" ? location.href : ""`))
+		if err == nil && strings.Contains(href, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page never loaded a URL containing %q (last %q, %v)", want, href, err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
