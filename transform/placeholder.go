@@ -37,6 +37,7 @@ func (t *Transformer) Placeholder(ctx context.Context, src []byte) (placeholder.
 		return placeholder.Placeholder{}, err
 	}
 	defer release()
+	defer pinSource(src)() // read in place by the sequential loaders
 
 	k := newKiller(ctx)
 	defer k.stop()

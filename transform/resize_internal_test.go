@@ -62,6 +62,7 @@ func TestResizeCropIsThumbnail(t *testing.T) {
 						return img
 					}
 					// The production path: a sequential load, then resizeCrop.
+					defer pinSource(src)()
 					a, err := loadJPEGSequential(src, shrink)
 					if err != nil {
 						t.Fatal(err)

@@ -195,6 +195,7 @@ func (t *Transformer) Transform(ctx context.Context, src []byte, s variant.Size,
 		return nil, err
 	}
 	defer release()
+	defer pinSource(src)() // read in place by the sequential loaders
 
 	k := newKiller(ctx)
 	defer k.stop()
