@@ -4,9 +4,10 @@
 // sync is slog's JSON handler straight to stderr (a write syscall per
 // line, the usual Go server), async is thumbd's own line (accesslog.Line,
 // the same fields, a random request id included) through accesslog's
-// buffered writer, so the bench can show what thumbd's line itself costs. With -headers it sends the header lines of
-// a saved response too (curl -D of a thumbd hit), so the bench can show
-// what thumbd's security and caching headers cost net/http itself.
+// buffered writer, so the bench can show what thumbd's line itself costs.
+// With -headers it sends the header lines of a saved response too (curl -D
+// of a thumbd hit), so the bench can show what thumbd's security and
+// caching headers cost net/http itself.
 package main
 
 import (
