@@ -24,7 +24,7 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: deps vet
-	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp nodejs $$(command -v npm >/dev/null || echo npm) wordpress php-cli php-mysql mariadb-server $(IMAGE_DEPS)
+	@bash scripts/deps.sh hugo jekyll chromium nginx file ffmpeg libimage-exiftool-perl webp libjpeg-turbo-progs nodejs $$(command -v npm >/dev/null || echo npm) wordpress php-cli php-mysql mariadb-server $(IMAGE_DEPS)
 	@bash scripts/heif-backports.sh --test
 	$(GO) test -count=1 -race -timeout 45m ./...
 
@@ -41,6 +41,7 @@ fuzz: deps
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./transform -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzJPEG -fuzztime $(FUZZTIME)
+	$(GO) test ./jpegscan -run '^$$' -fuzz FuzzEighth -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzPNG -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzWebP -fuzztime $(FUZZTIME)
 	$(GO) test ./metastrip -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)

@@ -3,7 +3,8 @@
 # libvips (with its HEIF/WebP/TIFF/GIF loaders), pkg-config and a C compiler
 # for cgo, and vipsthumbnail for the benchmark baseline; extra Debian
 # packages may be named as arguments (make test adds hugo, jekyll, chromium,
-# nginx, file and ffmpeg for the end-to-end tests, WordPress, PHP and
+# nginx, file and ffmpeg for the end-to-end tests, libjpeg-turbo-progs
+# (cjpeg, jpegtran) for the progressive-JPEG tests, WordPress, PHP and
 # MariaDB for the oEmbed test, and podman, runc, slirp4netns and mmdebstrap
 # for the container image test). libheif and its codec plugins then come
 # from bookworm-backports (scripts/heif-backports.sh):

@@ -63,7 +63,7 @@ func TestResizeCropIsThumbnail(t *testing.T) {
 					}
 					// The production path: a sequential load, then resizeCrop.
 					defer pinSource(src)()
-					a, err := loadJPEGSequential(src, shrink)
+					a, err := loadJPEGShrunk(src, shrink)
 					if err != nil {
 						t.Fatal(err)
 					}

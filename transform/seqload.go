@@ -22,6 +22,27 @@ static VipsImage *seq_load(const void *buf, size_t len, int kind, int shrink) {
 			"thumbnail", FALSE, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
 	return err ? NULL : out;
 }
+
+static int free_buf(void *buf, void *unused) {
+	free(buf);
+	return 0;
+}
+
+// jpeg_load_owned decodes a JPEG from buf, a malloc'd buffer that the
+// image owns from here on: libvips frees it when the last reference to
+// the image (and so to its source) goes.
+static VipsImage *jpeg_load_owned(void *buf, size_t len, int shrink) {
+	VipsBlob *blob = vips_blob_new(free_buf, buf, len);
+	VipsSource *source = vips_source_new_from_blob(blob);
+	vips_area_unref(VIPS_AREA(blob));
+	if (source == NULL)
+		return NULL;
+	VipsImage *out = NULL;
+	int err = vips_jpegload_source(source, &out, "access", VIPS_ACCESS_SEQUENTIAL,
+		"shrink", shrink, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+	g_object_unref(source);
+	return err ? NULL : out;
+}
 */
 import "C"
 
@@ -32,6 +53,8 @@ import (
 	"unsafe"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/thumbd/thumbd/jpegscan"
 )
 
 // govips v2.16 loads every buffer with random access: the loader decodes
@@ -107,6 +130,32 @@ func seqLoad(src []byte, kind, shrink int) (*vips.ImageRef, error) {
 // loadJPEGSequential decodes a JPEG at 1/shrink, sequentially.
 func loadJPEGSequential(src []byte, shrink int) (*vips.ImageRef, error) {
 	return seqLoad(src, 0, shrink)
+}
+
+// loadJPEGShrunk decodes a JPEG at 1/shrink, sequentially, the cheapest
+// exact way there is.
+func loadJPEGShrunk(src []byte, shrink int) (*vips.ImageRef, error) {
+	if shrink == 8 {
+		return loadJPEGEighth(src)
+	}
+	return loadJPEGSequential(src, shrink)
+}
+
+// loadJPEGEighth decodes a JPEG at 1/8, sequentially, from the smaller
+// stream jpegscan.Eighth makes of a progressive one when it can (the same
+// pixels, without the entropy decoding of AC scans the 1/8 IDCT ignores).
+// The rewritten stream is copied to C memory that the image owns, so it
+// needs no pin and lives exactly as long as the image.
+func loadJPEGEighth(src []byte) (*vips.ImageRef, error) {
+	trimmed, ok := jpegscan.Eighth(src)
+	if !ok {
+		return seqLoad(src, 0, 8)
+	}
+	img := C.jpeg_load_owned(C.CBytes(trimmed), C.size_t(len(trimmed)), 8)
+	if img == nil {
+		return nil, vipsError()
+	}
+	return adopt(img)
 }
 
 // loadHEIFSequential decodes a HEIF/AVIF primary image (upright: libheif

@@ -439,7 +439,7 @@ func (t *Transformer) thumbnail(k *killer, src []byte, h imagehdr.Header, typ vi
 			// vips_thumbnail itself keeps a factor of two in reserve and
 			// would decode twice as many pixels in each direction.
 			// Sequential: libjpeg's rows stream into the resize.
-			img, err := loadJPEGSequential(src, shrink)
+			img, err := loadJPEGShrunk(src, shrink)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
 			}

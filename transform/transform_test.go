@@ -534,7 +534,20 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	l6 := photo(t, "Landscape_6.jpg")
 	seeds = append(seeds, append([]byte(nil), l6[:4096]...))
 	seeds = append(seeds, cops)
-	return seeds
+	// A progressive JPEG large enough for a 1/8 decode at tile_100: the
+	// jpegscan rewrite runs on it (and on what the fuzzer makes of it).
+	img, err := vips.NewThumbnailFromBuffer(photo(t, "seeding_by_Clements_Engelhardt.jpg"), 1600, 1600, vips.InterestingNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	ep := vips.NewJpegExportParams()
+	ep.Interlace, ep.Quality = true, 60
+	prog, _, err := img.ExportJpeg(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(seeds, prog)
 }
 
 func FuzzTransform(f *testing.F) {
