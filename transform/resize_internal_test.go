@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
@@ -162,6 +163,82 @@ func TestCoversOutput(t *testing.T) {
 		crop, sizing := tr.cropFor(s)
 		if got := coversOutput(tc.tw, tc.th, s, crop, sizing); got != tc.covers {
 			t.Errorf("coversOutput(%d, %d, %s) = %v; want %v", tc.tw, tc.th, tc.size, got, tc.covers)
+		}
+	}
+}
+
+// TestPNGResizeCropIsThumbnail: a sequential PNG load and resizeCrop (the
+// production path) give exactly the pixels vips_thumbnail_buffer gives,
+// for every kind of PNG an encoder writes: RGB, grey, alpha, 16 bits,
+// palette, interlaced.
+func TestPNGResizeCropIsThumbnail(t *testing.T) {
+	dir := t.TempDir()
+	jpg := filepath.Join("../testdata/photos", "Landscape_3.jpg")
+	pngs := map[string]string{
+		"rgb":        jpg + " %s[compression=6]",
+		"grey":       jpg + " %s[compression=1]",
+		"16-bit":     jpg + " %s[bitdepth=16]",
+		"palette":    jpg + " %s[palette]",
+		"interlaced": jpg + " %s[interlace]",
+		"alpha":      filepath.Join("../testdata/photos", "dice.png") + " %s",
+	}
+	sizes := []string{"tile_50", "tile_224", "left_224", "fit_720", "fit_1280", "colors"}
+	crops := []variant.Crop{variant.CropCentre, variant.CropAttention}
+	for kind, spec := range pngs {
+		path := filepath.Join(dir, kind+".png")
+		args := strings.Fields(fmt.Sprintf(spec, path))
+		cmd := []string{"copy"}
+		if kind == "grey" {
+			cmd = []string{"colourspace"}
+			args = append(args, "b-w")
+		}
+		sh(t, "vips", append(cmd, args...)...)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range sizes {
+			for _, c := range crops {
+				s, err := variant.ParseSize(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Mode != variant.Tile && c != variant.CropCentre {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", kind, name, c), func(t *testing.T) {
+					tr := New(Options{Crop: c})
+					crop, sizing := tr.cropFor(s)
+					defer pinSource(src)()
+					a, err := loadPNGSequential(src)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer a.Close()
+					if err := resizeCrop(a, s.Width, s.Height, crop, sizing); err != nil {
+						t.Fatal(err)
+					}
+					b, err := vips.LoadThumbnailFromBuffer(src, s.Width, s.Height, crop, sizing, importParams())
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer b.Close()
+					if a.Width() != b.Width() || a.Height() != b.Height() || a.Bands() != b.Bands() || a.BandFormat() != b.BandFormat() {
+						t.Fatalf("resizeCrop %dx%dx%d, thumbnail %dx%dx%d", a.Width(), a.Height(), a.Bands(), b.Width(), b.Height(), b.Bands())
+					}
+					pa, err := a.ToBytes()
+					if err != nil {
+						t.Fatal(err)
+					}
+					pb, err := b.ToBytes()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(pa, pb) {
+						t.Errorf("pixels differ (%dx%dx%d)", a.Width(), a.Height(), a.Bands())
+					}
+				})
+			}
 		}
 	}
 }

