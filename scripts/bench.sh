@@ -82,10 +82,10 @@ desc() { # one line about a file: WxH, MP, KiB, format details
   w=$(vipsheader -f width "$f" 2>/dev/null); h=$(vipsheader -f height "$f" 2>/dev/null)
   printf '%sx%s, %.1f MP, %d KiB' "$w" "$h" "$(echo "$w $h" | awk '{print $1*$2/1e6}')" "$(($(stat -c %s "$f") / 1024))"
 }
-DESC[j24]="24 MP JPEG, baseline (Sony ILCE-6700, Q90 4:2:0)"
-DESC[j24p]="24 MP JPEG, progressive (the same, jpegtran -progressive)"
-DESC[j12]="12 MP JPEG, baseline (iPhone XS, Display P3, orientation 6)"
-DESC[j16p]="16 MP JPEG, progressive (dandelions, CC0)"
+DESC[j24]="24 MP JPEG, baseline (Sony ILCE-6700, Q90 4:4:4: libvips does not subsample chroma at Q90)"
+DESC[j24p]="24 MP JPEG, progressive (the same 4:4:4 file, jpegtran -progressive)"
+DESC[j12]="12 MP JPEG, baseline (iPhone XS, 4:2:0, Display P3, orientation 6, restart markers)"
+DESC[j16p]="16 MP JPEG, progressive 4:2:0 (dandelions, CC0)"
 DESC[png]="16 MP PNG, RGB 8-bit (the dandelions, vips pngsave)"
 DESC[heic]="24 MP HEIC (iPhone 15 Pro, 8-bit HEVC)"
 DESC[webp]="12 MP WebP, lossy Q85 (the iPhone XS photo, vips webpsave)"
@@ -345,6 +345,8 @@ say "stages"
   "$W/stages" -file "${SRC[j24]}" -size tile_500 -n 11
   echo
   "$W/stages" -file "${SRC[j24]}" -size fit_1920 -n 5
+  echo
+  "$W/stages" -file "${SRC[j24p]}" -size tile_500 -n 5
   echo
   "$W/stages" -file "${SRC[j12]}" -size tile_500 -n 5 -variants=false
   echo
