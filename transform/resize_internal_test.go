@@ -242,3 +242,72 @@ func TestPNGResizeCropIsThumbnail(t *testing.T) {
 		}
 	}
 }
+
+// TestHEIFResizeCropIsThumbnail: after the sequential HEIF/AVIF load,
+// resizeCrop (the production path) gives exactly the pixels
+// ThumbnailWithSize gives (HEIFs deeper than 8 bits take hdrThumbnail).
+func TestHEIFResizeCropIsThumbnail(t *testing.T) {
+	files := []string{"../testdata/heif/iphone.heic", "../testdata/photos/test.avif"}
+	cases := []struct {
+		size string
+		crop variant.Crop
+	}{
+		{"tile_500", variant.CropCentre}, {"tile_224", variant.CropAttention}, {"right_224", variant.CropCentre},
+		{"fit_1280", variant.CropCentre}, {"screen_1080x1920", variant.CropCentre},
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := vips.DetermineImageType(src)
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%s/%s", filepath.Base(file), c.size, c.crop), func(t *testing.T) {
+				s, err := variant.ParseSize(c.size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hdr, err := loadBuffer(src, typ, importParams())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Mode == variant.Screen {
+					s = variant.ScreenBox(s, hdr.Width(), hdr.Height())
+				}
+				hdr.Close()
+				crop, sizing := New(Options{Crop: c.crop}).cropFor(s)
+				defer pinSource(src)()
+				load := func() *vips.ImageRef {
+					img, err := loadHEIFSequential(src)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return img
+				}
+				a, b := load(), load()
+				defer a.Close()
+				defer b.Close()
+				if err := resizeCrop(a, s.Width, s.Height, crop, sizing); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.ThumbnailWithSize(s.Width, s.Height, crop, sizing); err != nil {
+					t.Fatal(err)
+				}
+				if a.Width() != b.Width() || a.Height() != b.Height() || a.Bands() != b.Bands() || a.BandFormat() != b.BandFormat() {
+					t.Fatalf("resizeCrop %dx%dx%d, ThumbnailWithSize %dx%dx%d", a.Width(), a.Height(), a.Bands(), b.Width(), b.Height(), b.Bands())
+				}
+				pa, err := a.ToBytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pb, err := b.ToBytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(pa, pb) {
+					t.Errorf("pixels differ (%dx%dx%d)", a.Width(), a.Height(), a.Bands())
+				}
+			})
+		}
+	}
+}
